@@ -1,0 +1,179 @@
+"""The backend contract: what a backend plugin hands to the conformance suites.
+
+A *backend* is one object with three descriptive attributes (``name``, ``version``,
+``device``) and one attribute per *area* it implements. An area is a behaviour chapter
+of PyTorch that has its own suite under ``conformance/<area>/``:
+
+========== ======================================= =================================
+area       PyTorch original                        protocol
+========== ======================================= =================================
+``fx``     ``torch.fx._lazy_graph_module``          :class:`FxArea`
+``parametrize`` ``torch.nn.utils.parametrize``      :class:`ParametrizeArea`
+========== ======================================= =================================
+
+A backend implements any subset of areas. An area attribute that is absent or ``None``
+means "not implemented": that area's suite is skipped with the reason
+``backend X does not implement <area>`` and counted as *not implemented* in the summary,
+so a partial backend still gets an honest score.
+
+Why protocols and not base classes: backend authors wrap existing code (their own
+GraphModule variant, their own parametrize module) and should not have to inherit from
+anything of ours. The harness checks the members structurally when it loads a backend
+and names every missing one (see :func:`missing_members`).
+
+This module must stay cheap to import (the pytest plugin imports it at start-up), so
+torch only appears under ``TYPE_CHECKING``.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from torch.fx import GraphModule
+
+
+@runtime_checkable
+class FxArea(Protocol):
+    """Deferred-recompile graph modules, as ``torch.fx._lazy_graph_module`` defines them.
+
+    ``LazyGraphModule``
+        The lazy ``torch.fx.GraphModule`` subclass. ``recompile()`` on it only marks the
+        module; code is generated on first call, ``.code``, ``str()``, pickling and
+        packaging.
+    ``use_lazy_graph_module(should_use)``
+        Context manager; inside ``use_lazy_graph_module(True)``, ``torch.fx.symbolic_trace``
+        and ``make_fx`` must return ``LazyGraphModule`` instances.
+    ``make_graph_module(*args, graph_module_cls=None, **kwargs)``
+        Builds a graph module of ``graph_module_cls``, or of the class the context manager
+        currently selects when it is ``None``.
+    ``needs_recompile(gm)``
+        True while ``gm`` has a pending (not yet realized) recompile.
+    ``from_graphmodule(gm)``
+        Wraps an ordinary GraphModule as a lazy one (returns ``gm`` itself if already lazy).
+    ``force_recompile(gm)``
+        Realizes a pending recompile now; a no-op for non-lazy modules.
+    """
+
+    LazyGraphModule: type[GraphModule]
+
+    def use_lazy_graph_module(self, should_use: bool) -> AbstractContextManager[None]: ...
+
+    def make_graph_module(
+        self, *args: Any, graph_module_cls: type[GraphModule] | None = None, **kwargs: Any
+    ) -> GraphModule: ...
+
+    def needs_recompile(self, gm: GraphModule) -> bool: ...
+
+    def from_graphmodule(self, gm: GraphModule) -> GraphModule: ...
+
+    def force_recompile(self, gm: GraphModule) -> None: ...
+
+
+@runtime_checkable
+class ParametrizeArea(Protocol):
+    """Parametrizations, as ``torch.nn.utils.parametrize`` and ``.parametrizations`` define them.
+
+    ``parametrize``
+        A namespace (module or object) with ``register_parametrization``,
+        ``remove_parametrizations``, ``is_parametrized``, ``cached``,
+        ``type_before_parametrizations``, ``transfer_parametrizations_and_params`` and
+        ``ParametrizationList``, with PyTorch's signatures.
+    ``parametrizations``
+        A namespace with ``orthogonal``, ``spectral_norm`` and ``weight_norm``.
+    """
+
+    parametrize: Any
+    parametrizations: Any
+
+
+#: Members each area namespace must provide, beyond the protocol attributes themselves.
+#: The loader checks these so that a half-written plugin fails at start-up with a list,
+#: not in the middle of a run with an AttributeError.
+NAMESPACE_MEMBERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "parametrize": {
+        "parametrize": (
+            "register_parametrization",
+            "remove_parametrizations",
+            "is_parametrized",
+            "cached",
+            "type_before_parametrizations",
+            "transfer_parametrizations_and_params",
+            "ParametrizationList",
+        ),
+        "parametrizations": ("orthogonal", "spectral_norm", "weight_norm"),
+    },
+}
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A backend plugin object, registered in the ``conformance.backends`` entry-point group.
+
+    ``name``, ``version``
+        Shown in the report header and written to the JSON report.
+    ``device``
+        The device string the backend's tensors live on (``"cpu"`` for backends whose
+        areas do not introduce a device). Suites that move models to the backend's
+        device use it.
+    ``expectations`` (optional)
+        Path to the manifest of known failures shipped with the backend; used when the
+        user passes no ``--expectations``.
+    area attributes (optional)
+        ``fx``, ``parametrize``: objects satisfying :class:`FxArea` and
+        :class:`ParametrizeArea`. Absent or ``None`` means not implemented.
+    """
+
+    name: str
+    version: str
+    device: str
+
+
+#: Area name -> protocol its object must satisfy. The area name is also the name of the
+#: suite's folder under ``conformance/`` and of the backend attribute that provides it.
+AREAS: dict[str, type] = {
+    "fx": FxArea,
+    "parametrize": ParametrizeArea,
+}
+
+BACKEND_MEMBERS: tuple[str, ...] = ("name", "version", "device")
+
+
+def protocol_members(protocol: type) -> list[str]:
+    """Names a protocol requires: its annotated attributes and its public methods."""
+    names: list[str] = []
+    for klass in protocol.__mro__:
+        if klass is Protocol or not klass.__dict__.get("_is_protocol", False):
+            continue
+        names.extend(getattr(klass, "__annotations__", {}))
+        names.extend(
+            name
+            for name, value in vars(klass).items()
+            if callable(value) and not name.startswith("_")
+        )
+    return sorted(set(names))
+
+
+def missing_members(obj: object, area: str) -> list[str]:
+    """Members of ``area``'s protocol (and its namespaces) that ``obj`` lacks, dotted."""
+    missing = [name for name in protocol_members(AREAS[area]) if not hasattr(obj, name)]
+    for namespace, members in NAMESPACE_MEMBERS.get(area, {}).items():
+        holder = getattr(obj, namespace, None)
+        if holder is None:
+            continue  # already reported above
+        missing.extend(f"{namespace}.{name}" for name in members if not hasattr(holder, name))
+    return missing
+
+
+def implemented_areas(backend: object) -> list[str]:
+    """Areas whose attribute is present and not None, in :data:`AREAS` order."""
+    return [area for area in AREAS if getattr(backend, area, None) is not None]
+
+
+def default_expectations(backend: object) -> Path | None:
+    """The manifest a backend ships, if it declares one."""
+    value = getattr(backend, "expectations", None)
+    return Path(value) if value is not None else None
+

@@ -1,0 +1,66 @@
+"""Helpers for meta-tests: run the conformance suite end to end against a chosen backend.
+
+Broken and fake backends live in ``tests/_backends/`` (put on ``PYTHONPATH`` of the
+child pytest), so a meta-test names one as ``--backend=broken_fx:recompiles_eagerly``.
+The child run is a subprocess: it gets a fresh interpreter, as a user's run does, and
+backends that patch global state cannot leak into the meta-test process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BACKENDS_DIR = Path(__file__).parent / "_backends"
+
+
+class SuiteRun:
+    """The outcome of one child pytest run, with the JSON report it wrote."""
+
+    def __init__(self, result: pytest.RunResult, report_path: Path) -> None:
+        self.result = result
+        self.ret = result.ret
+        self.report: dict[str, Any] = (
+            json.loads(report_path.read_text()) if report_path.exists() else {}
+        )
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        """Canonical test id -> outcome, from the report."""
+        return {t["id"]: t["outcome"] for t in self.report.get("tests", [])}
+
+    def failed_ids(self) -> list[str]:
+        return sorted(i for i, o in self.outcomes.items() if o in ("failed", "error", "xpassed"))
+
+    def text(self) -> str:
+        return self.result.stdout.str() + self.result.stderr.str()
+
+
+RunSuite = Callable[..., SuiteRun]
+
+
+@pytest.fixture
+def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> RunSuite:
+    """Run ``pytest --pyargs <target> --backend=<backend> <args>`` in a subprocess.
+
+    ``target`` is a dotted suite such as ``conformance.fx``; the report is always
+    written so tests can assert per-test outcomes rather than grep output.
+    """
+    paths = [str(BACKENDS_DIR), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    monkeypatch.delenv("CONFORMANCE_BACKEND", raising=False)
+
+    def run(target: str, backend: str | None = None, *args: str, timeout: float = 600) -> SuiteRun:
+        report = pytester.path / "report.json"
+        argv = ["--pyargs", target, f"--conformance-report={report}", "-p", "no:cacheprovider"]
+        if backend is not None:
+            argv.append(f"--backend={backend}")
+        result = pytester.runpytest_subprocess(*argv, *args, timeout=timeout)
+        return SuiteRun(result, report)
+
+    return run
