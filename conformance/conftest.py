@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,7 +18,7 @@ def conformance_backend(pytestconfig: pytest.Config) -> LoadedBackend:
 
 
 @pytest.fixture(autouse=True)
-def _conformance_seed(request: pytest.FixtureRequest) -> Iterator[None]:
+def _conformance_seed(request: pytest.FixtureRequest) -> None:
     """Seed every RNG from the test's canonical id.
 
     The seed depends on the test alone, not on the order tests run in, so a run gives
@@ -33,4 +32,3 @@ def _conformance_seed(request: pytest.FixtureRequest) -> Iterator[None]:
     random.seed(seed)
     numpy.random.seed(seed)
     torch.manual_seed(seed)
-    yield

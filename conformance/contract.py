@@ -9,6 +9,7 @@ area       PyTorch original                        protocol
 ========== ======================================= =================================
 ``fx``     ``torch.fx._lazy_graph_module``          :class:`FxArea`
 ``parametrize`` ``torch.nn.utils.parametrize``      :class:`ParametrizeArea`
+``lazy``   ``torch._lazy`` (Lazy Tensor Core)       :class:`LazyArea`
 ========== ======================================= =================================
 
 A backend implements any subset of areas. An area attribute that is absent or ``None``
@@ -27,11 +28,13 @@ torch only appears under ``TYPE_CHECKING``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from torch import Tensor
     from torch.fx import GraphModule
 
 
@@ -89,6 +92,98 @@ class ParametrizeArea(Protocol):
     parametrizations: Any
 
 
+@runtime_checkable
+class LazyArea(Protocol):
+    """A lazy tensor device, as PyTorch's Lazy Tensor Core (``torch._lazy``) defines it.
+
+    Tensors on the device record IR instead of computing; a step executes the pending
+    graph. Everything is plain ``torch`` API once :meth:`init` ran: tests create tensors
+    with ``device=area.device`` and compare results with the same program on CPU.
+
+    ``device``
+        The device string tensors live on (``"lazy"``).
+    ``ir_dialect``
+        ``"pytorch"`` when :meth:`ir_text` prints PyTorch's lazy IR text (golden files are
+        compared byte for byte), or another dialect name such as ``"torch_xla"`` (golden
+        files are compared structurally through ``conformance.lazy.dialects``).
+    ``init()``
+        Make the device usable in this process (idempotent). Called by the suite's
+        fixture before any tensor is created; must not be needed merely to load the
+        backend, and must never load a second lazy device into the process.
+    ``mark_step()``
+        Execute the pending graph of all live lazy tensors, replace their IR with device
+        data, then run step closures (``torch._lazy.mark_step``).
+    ``wait_device_ops()``
+        Block until all asynchronous device work finished (``torch._lazy.wait_device_ops``).
+    ``sync_multi(tensors)``
+        Execute the IR of just ``tensors`` (``torch._lazy.sync_multi`` on the device).
+    ``to_cpu(tensors)``
+        ``torch._lazy.to_cpu``: sync, then copy a (pytree of) lazy tensors to CPU.
+    ``get_tensor_id(tensor)``
+        A unique id of the lazy tensor behind ``tensor``; stable while it lives.
+    ``add_step_closure(fn)``
+        Register ``fn`` to run (once) at the end of the next :meth:`mark_step`.
+    ``counter_names()`` / ``counter_value(name)`` / ``reset_metrics()`` / ``metrics_report()``
+        ``torch._lazy.metrics``: names of non-zero counters; a counter's value, ``None``
+        for unknown or zero counters; reset all counters; a human-readable report.
+        Counter names follow PyTorch: ``MarkStep``, ``SyncedTensorsWithIR``,
+        ``UncachedCompile``, ``CachedCompile``, ``DeviceDataCacheMiss``,
+        ``CreateLtcTensor``, ``DestroyLtcTensor``, ``lazy::<op>`` per recorded op and
+        ``aten::<op>[.<overload>]`` per CPU fallback.
+    ``get_force_fallback()`` / ``set_force_fallback(op)``
+        ``torch._lazy.config``: the op symbol (``"aten::add"``) forced to fall back to
+        CPU, ``""`` for none.
+    ``ir_text(tensors)``
+        IR text of ``tensors`` in the backend's dialect, roots numbered by their index in
+        ``tensors``, without PyTorch's trailing ``, NodeType=...`` annotations.
+    ``ir_dot(tensors)``
+        The same graph in Graphviz dot.
+    ``graph_hash(tensors)``
+        A hash of the graph structure of ``tensors`` (ops, attributes, dtypes, shapes,
+        edges; not data): the compile-cache key.
+    ``reset_storage(tensor)``
+        Drop the functional storage's history of ``tensor`` so only its current value
+        stays live (PyTorch: ``torch._C._unsafe_reset_storage``).
+    """
+
+    device: str
+    ir_dialect: str
+
+    def init(self) -> None: ...
+
+    def mark_step(self) -> None: ...
+
+    def wait_device_ops(self) -> None: ...
+
+    def sync_multi(self, tensors: Sequence[Tensor]) -> None: ...
+
+    def to_cpu(self, tensors: Any) -> Any: ...
+
+    def get_tensor_id(self, tensor: Tensor) -> int: ...
+
+    def add_step_closure(self, fn: Callable[[], object]) -> None: ...
+
+    def counter_names(self) -> list[str]: ...
+
+    def counter_value(self, name: str) -> int | None: ...
+
+    def reset_metrics(self) -> None: ...
+
+    def metrics_report(self) -> str: ...
+
+    def get_force_fallback(self) -> str: ...
+
+    def set_force_fallback(self, op: str) -> None: ...
+
+    def ir_text(self, tensors: Sequence[Tensor]) -> str: ...
+
+    def ir_dot(self, tensors: Sequence[Tensor]) -> str: ...
+
+    def graph_hash(self, tensors: Sequence[Tensor]) -> str: ...
+
+    def reset_storage(self, tensor: Tensor) -> None: ...
+
+
 #: Members each area namespace must provide, beyond the protocol attributes themselves.
 #: The loader checks these so that a half-written plugin fails at start-up with a list,
 #: not in the middle of a run with an AttributeError.
@@ -122,8 +217,8 @@ class Backend(Protocol):
         Path to the manifest of known failures shipped with the backend; used when the
         user passes no ``--expectations``.
     area attributes (optional)
-        ``fx``, ``parametrize``: objects satisfying :class:`FxArea` and
-        :class:`ParametrizeArea`. Absent or ``None`` means not implemented.
+        ``fx``, ``parametrize``, ``lazy``: objects satisfying :class:`FxArea`,
+        :class:`ParametrizeArea` and :class:`LazyArea`. Absent or ``None`` means not implemented.
     """
 
     name: str
@@ -136,6 +231,7 @@ class Backend(Protocol):
 AREAS: dict[str, type] = {
     "fx": FxArea,
     "parametrize": ParametrizeArea,
+    "lazy": LazyArea,
 }
 
 BACKEND_MEMBERS: tuple[str, ...] = ("name", "version", "device")
@@ -176,4 +272,3 @@ def default_expectations(backend: object) -> Path | None:
     """The manifest a backend ships, if it declares one."""
     value = getattr(backend, "expectations", None)
     return Path(value) if value is not None else None
-

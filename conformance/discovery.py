@@ -129,7 +129,9 @@ def load_backend(spec: str) -> LoadedBackend:
         try:
             obj = obj()
         except Exception as exc:
-            raise BackendError(f"backend {spec!r}: instantiating {obj!r} failed: {_cause(exc)}")
+            raise BackendError(
+                f"backend {spec!r}: instantiating {obj!r} failed: {_cause(exc)}"
+            ) from exc
     missing = [name for name in BACKEND_MEMBERS if not hasattr(obj, name)]
     if missing:
         raise BackendError(

@@ -114,9 +114,7 @@ def _parse_entry(entry: object, where: str, line: int) -> Expectation:
             raise ManifestError(f"{where}: '{key}' is required and must be a non-empty string")
     category = entry.get("category", "failing")
     if category not in CATEGORIES:
-        raise ManifestError(
-            f"{where}: category {category!r} is not one of {', '.join(CATEGORIES)}"
-        )
+        raise ManifestError(f"{where}: category {category!r} is not one of {', '.join(CATEGORIES)}")
     return Expectation(
         test=entry["test"],
         reason=entry["reason"].strip(),

@@ -14,6 +14,7 @@ and the controller writes the report and the summary from the reports workers se
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,10 @@ import pytest
 from conformance.contract import AREAS
 from conformance.discovery import BackendError, LoadedBackend, load_backend
 from conformance.manifest import Manifest, ManifestError, load_manifest
-from conformance.results import TestResult, build_report, format_table, write_report
+from conformance.results import CaseResult, build_report, format_table, write_report
 
 ENV_BACKEND = "CONFORMANCE_BACKEND"
 DEFAULT_BACKEND = "reference"
-PACKAGE_DIR = Path(__file__).resolve().parent
 #: user_properties keys carrying per-test facts from xdist workers to the controller.
 PROP_ID, PROP_AREA, PROP_NOT_IMPL, PROP_CATEGORY = (
     "conformance_id",
@@ -60,26 +60,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write a JSON report (backend, versions, per-test outcome, area, duration, "
         "reason) for release gating; compare two with 'python -m conformance compare'",
     )
+    group.addoption(
+        "--accept",
+        action="store_true",
+        default=False,
+        dest="conformance_accept",
+        help="rewrite golden files (e.g. lazy IR text) from the backend under test instead "
+        "of comparing; same as EXPECTTEST_ACCEPT=1. Never use in CI",
+    )
 
 
 def canonical_id(item: pytest.Item) -> tuple[str, str] | None:
-    """(canonical test id, area) for an item inside the conformance package, else None.
+    """(canonical test id, area) for an item of a conformance suite, else None.
 
-    The canonical id is the file path relative to the package plus the rest of the node
-    id, so manifests and reports do not depend on where pytest was started (node ids
-    do: they are relative to the rootdir, which users choose).
+    The canonical id is the test module's path inside the ``conformance`` package plus
+    the rest of the node id (``fx/test_pickle.py::test_round_trip``). It is derived from
+    the module's dotted name, not its location, so manifests and reports are the same
+    whether pytest was started in a checkout, from another directory with ``--pyargs``,
+    or against an installed copy; node ids are not (they are relative to the rootdir).
     """
-    try:
-        relative = item.path.resolve().relative_to(PACKAGE_DIR)
-    except ValueError:
-        return None
-    if len(relative.parts) < 2 or relative.parts[0] not in AREAS:
+    module = getattr(item, "module", None)
+    parts = getattr(module, "__name__", "").split(".")
+    if len(parts) < 3 or parts[0] != "conformance" or parts[1] not in AREAS:
         return None
     _, sep, rest = item.nodeid.partition("::")
-    return relative.as_posix() + sep + rest, relative.parts[0]
+    return "/".join(parts[1:]) + ".py" + sep + rest, parts[1]
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a plugin, so it must stay hashable
 class ConformanceState:
     """Everything the plugin knows about this run; lives in ``config.stash``."""
 
@@ -88,7 +96,7 @@ class ConformanceState:
     _manifest: Manifest | None = None
     _manifest_loaded: bool = False
     collected_ids: list[str] = field(default_factory=list)
-    results: dict[str, TestResult] = field(default_factory=dict)
+    results: dict[str, CaseResult] = field(default_factory=dict)
 
     @property
     def backend_spec(self) -> str:
@@ -132,11 +140,8 @@ class ConformanceState:
         """Whether this run is about conformance even before collection says so."""
         if self.config.getoption("backend") or os.environ.get(ENV_BACKEND):
             return True
-        return any(
-            arg.split("::")[0].replace("\\", "/").split("/")[0].split(".")[0] == "conformance"
-            or str(PACKAGE_DIR) in str(Path(arg.split("::")[0]).resolve())
-            for arg in self.config.args
-        )
+        # "conformance", "conformance.fx", "conformance/fx/test_x.py::t", absolute paths.
+        return any("conformance" in re.split(r"[/\\.:]", arg) for arg in self.config.args)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Hook (the state is registered as a plugin): fold each phase into a result.
@@ -149,13 +154,15 @@ class ConformanceState:
     def record(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         test_id = props.get(PROP_ID)
-        if test_id is None:
-            return
+        if not isinstance(test_id, str):
+            return  # not a conformance test
         result = self.results.get(test_id)
         if result is None:
-            result = self.results[test_id] = TestResult(
-                id=test_id, area=props[PROP_AREA], outcome="passed",
-                category=props.get(PROP_CATEGORY, ""),
+            result = self.results[test_id] = CaseResult(
+                id=test_id,
+                area=str(props[PROP_AREA]),
+                outcome="passed",
+                category=str(props.get(PROP_CATEGORY, "")),
             )
         result.duration += report.duration
         outcome, reason = _phase_outcome(report, bool(props.get(PROP_NOT_IMPL)))
@@ -211,6 +218,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state = ConformanceState(config)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "conformance-state")
+    if state.targets_conformance():
+        # Fail fast, before the session starts, on a bad backend or manifest.
+        _ = state.backend, state.manifest
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -44,7 +44,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 @dataclass
-class TestResult:
+class CaseResult:
     """The outcome of one conformance test (all its phases folded together)."""
 
     id: str
@@ -55,7 +55,7 @@ class TestResult:
     category: str = ""
 
 
-def area_counts(results: list[TestResult]) -> dict[str, Counter[str]]:
+def area_counts(results: list[CaseResult]) -> dict[str, Counter[str]]:
     """Area -> outcome counts, areas in first-seen order."""
     counts: dict[str, Counter[str]] = {}
     for result in results:
@@ -69,7 +69,7 @@ def conformance(counts: Counter[str]) -> float | None:
     return counts["passed"] / ran if ran else None
 
 
-def summary(results: list[TestResult]) -> dict[str, dict[str, Any]]:
+def summary(results: list[CaseResult]) -> dict[str, dict[str, Any]]:
     """Area -> column counts and conformance fraction, as written to the report."""
     table: dict[str, dict[str, Any]] = {}
     for area, counts in area_counts(results).items():
@@ -81,16 +81,14 @@ def summary(results: list[TestResult]) -> dict[str, dict[str, Any]]:
     return table
 
 
-def format_table(results: list[TestResult]) -> list[str]:
+def format_table(results: list[CaseResult]) -> list[str]:
     """The terminal summary table, one string per line."""
     rows = summary(results)
     headers = ["area", *COLUMNS, "conformance"]
     body = []
     for area, row in rows.items():
         pct = row["conformance"]
-        body.append(
-            [area, *(str(row[c]) for c in COLUMNS), "-" if pct is None else f"{pct:.1%}"]
-        )
+        body.append([area, *(str(row[c]) for c in COLUMNS), "-" if pct is None else f"{pct:.1%}"])
     widths = [max(len(r[i]) for r in [headers, *body]) for i in range(len(headers))]
 
     def line(cells: list[str]) -> str:
@@ -104,7 +102,7 @@ def format_table(results: list[TestResult]) -> list[str]:
 def build_report(
     *,
     backend: dict[str, Any],
-    results: list[TestResult],
+    results: list[CaseResult],
     expectations: str | None,
     unmatched: list[dict[str, Any]],
     exitstatus: int,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 
 BACKENDS_DIR = Path(__file__).parent / "_backends"
+# In-process tests load the same backends by spec (``fake:no_areas``) as child runs do.
+sys.path.insert(0, str(BACKENDS_DIR))
 
 
 class SuiteRun:

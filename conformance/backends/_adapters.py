@@ -24,21 +24,25 @@ class MirroredFxArea:
         self.LazyGraphModule: type[GraphModule] = module._LazyGraphModule
 
     def use_lazy_graph_module(self, should_use: bool) -> AbstractContextManager[None]:
-        return self._module._use_lazy_graph_module(should_use)  # type: ignore[no-any-return]
+        context: AbstractContextManager[None] = self._module._use_lazy_graph_module(should_use)
+        return context
 
     def make_graph_module(
         self, *args: Any, graph_module_cls: type[GraphModule] | None = None, **kwargs: Any
     ) -> GraphModule:
-        return self._module._make_graph_module(  # type: ignore[no-any-return]
+        gm: GraphModule = self._module._make_graph_module(
             *args, graph_module_cls=graph_module_cls, **kwargs
         )
+        return gm
 
     def needs_recompile(self, gm: GraphModule) -> bool:
         check = getattr(gm, "_needs_recompile", None)
         return bool(check()) if check is not None else False
 
     def from_graphmodule(self, gm: GraphModule) -> GraphModule:
-        return self.LazyGraphModule.from_graphmodule(gm)  # type: ignore[attr-defined, no-any-return]
+        # from_graphmodule/force_recompile are not members of torch.fx.GraphModule's stubs.
+        lazy: GraphModule = self.LazyGraphModule.from_graphmodule(gm)  # type: ignore[attr-defined]
+        return lazy
 
     def force_recompile(self, gm: GraphModule) -> None:
         self.LazyGraphModule.force_recompile(gm)  # type: ignore[attr-defined]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from conformance.backends._adapters import MirroredFxArea
+from conformance.backends._adapters import MirroredFxArea, MirroredParametrizeArea
+from conformance.backends._torch_lazy import TorchLazyArea
 
 
 class TorchBackend:
@@ -30,6 +31,17 @@ class TorchBackend:
         from torch.fx import _lazy_graph_module
 
         return MirroredFxArea(_lazy_graph_module)
+
+    @cached_property
+    def parametrize(self) -> MirroredParametrizeArea:
+        from torch.nn.utils import parametrizations, parametrize
+
+        return MirroredParametrizeArea(parametrize, parametrizations)
+
+    @cached_property
+    def lazy(self) -> TorchLazyArea:
+        # torch._lazy is only initialized by the suite's fixture, never at backend load.
+        return TorchLazyArea()
 
 
 backend = TorchBackend()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from conformance.backends._adapters import MirroredFxArea
+from conformance.backends._adapters import MirroredFxArea, MirroredParametrizeArea
+from conformance.backends._reference_lazy import ReferenceLazyArea
 
 
 class ReferenceBackend:
@@ -26,6 +27,17 @@ class ReferenceBackend:
         from reference_impl.fx import _lazy_graph_module
 
         return MirroredFxArea(_lazy_graph_module)
+
+    @cached_property
+    def parametrize(self) -> MirroredParametrizeArea:
+        from reference_impl import parametrizations, parametrize
+
+        return MirroredParametrizeArea(parametrize, parametrizations)
+
+    @cached_property
+    def lazy(self) -> ReferenceLazyArea:
+        # Importing the adapter does not create the lazy device (see its module docstring).
+        return ReferenceLazyArea()
 
 
 backend = ReferenceBackend()

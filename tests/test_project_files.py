@@ -1,0 +1,41 @@
+"""Project files stay consistent: README commands, CI script, torch pin."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+
+
+def _readme_commands() -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), re.S)
+    return [b.strip() for b in blocks[:2]]
+
+
+def test_readme_opens_with_two_commands() -> None:
+    """The README starts with the suite command, then the project-tests command."""
+    text = (ROOT / "README.md").read_text()
+    first_block = text.index("```bash")
+    assert text.count("\n## ", 0, first_block) == 0, "commands must come before any section"
+    suite, tests = _readme_commands()
+    assert "pytest --pyargs conformance --backend=reference" in suite
+    for command in (suite, tests):
+        assert "\n" not in command, "each must be one copy-paste line"
+        assert "-c constraints.txt" in command
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run calls the README's test command verbatim."""
+    assert _readme_commands()[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_torch_pinned_everywhere() -> None:
+    """constraints.txt pins torch 2.13.0; tox applies it; metadata declares a range."""
+    assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().splitlines()
+    assert "PIP_CONSTRAINT = {toxinidir}/constraints.txt" in (ROOT / "tox.ini").read_text()
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    torch_dep = next(d for d in deps if d.startswith("torch"))
+    assert "<" in torch_dep
+    assert ">=" in torch_dep
