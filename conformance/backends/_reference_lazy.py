@@ -1,0 +1,106 @@
+"""The ``lazy`` area of the ``reference`` backend, over :mod:`reference_impl.lazy`.
+
+Building this object imports nothing: the reference device is created by :meth:`init`
+(the suite's fixture calls it), so loading the backend for other areas never touches
+the ``lazy`` device type, which PyTorch's own lazy backend may claim in that process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
+class ReferenceLazyArea:
+    """:class:`~conformance.contract.LazyArea` over the pure-Python reference device."""
+
+    device = "lazy"
+    ir_dialect = "pytorch"
+
+    def init(self) -> None:
+        import reference_impl.lazy
+
+        reference_impl.lazy.init()
+
+    def mark_step(self) -> None:
+        import reference_impl.lazy
+
+        reference_impl.lazy.mark_step()
+
+    def wait_device_ops(self) -> None:
+        import reference_impl.lazy
+
+        reference_impl.lazy.wait_device_ops()
+
+    def sync_multi(self, tensors: Sequence[torch.Tensor]) -> None:
+        import reference_impl.lazy
+
+        reference_impl.lazy.sync_multi(list(tensors))
+
+    def to_cpu(self, tensors: Any) -> Any:
+        import reference_impl.lazy
+
+        return reference_impl.lazy.to_cpu(tensors)
+
+    def get_tensor_id(self, tensor: torch.Tensor) -> int:
+        import reference_impl.lazy
+
+        return reference_impl.lazy.get_tensor_id(tensor)
+
+    def add_step_closure(self, fn: Callable[[], object]) -> None:
+        import reference_impl.lazy
+
+        reference_impl.lazy.add_step_closure(fn)
+
+    def counter_names(self) -> list[str]:
+        from reference_impl.lazy import metrics
+
+        return metrics.counter_names()
+
+    def counter_value(self, name: str) -> int | None:
+        from reference_impl.lazy import metrics
+
+        return metrics.counter_value(name)
+
+    def reset_metrics(self) -> None:
+        from reference_impl.lazy import metrics
+
+        metrics.reset()
+
+    def metrics_report(self) -> str:
+        from reference_impl.lazy import metrics
+
+        return metrics.metrics_report()
+
+    def get_force_fallback(self) -> str:
+        from reference_impl.lazy import config
+
+        return config.get_force_fallback()
+
+    def set_force_fallback(self, op: str) -> None:
+        from reference_impl.lazy import config
+
+        config.set_force_fallback(op)
+
+    def ir_text(self, tensors: Sequence[torch.Tensor]) -> str:
+        from reference_impl.lazy import debug
+
+        return debug.dump_ir(list(tensors), "text")
+
+    def ir_dot(self, tensors: Sequence[torch.Tensor]) -> str:
+        from reference_impl.lazy import debug
+
+        return debug.dump_ir(list(tensors), "dot")
+
+    def graph_hash(self, tensors: Sequence[torch.Tensor]) -> str:
+        from reference_impl.lazy import debug, ir
+
+        return ir.graph_hash(debug.values_of(list(tensors)))
+
+    def reset_storage(self, tensor: torch.Tensor) -> None:
+        import reference_impl.lazy
+
+        reference_impl.lazy.reset_storage(tensor)

@@ -1,0 +1,123 @@
+"""The ``lazy`` area of the ``torch`` backend, over ``torch._lazy`` (TorchScript backend).
+
+Building this object imports nothing: ``torch._lazy.ts_backend.init()`` runs in
+:meth:`init`, which the lazy suite's fixture calls. PyTorch's backend and the
+reference's pure-Python device both claim device type ``lazy`` and must never share a
+process; :meth:`init` refuses if the reference device is already installed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+NODE_TYPE = re.compile(r", NodeType=[^\n]*")
+
+
+class TorchLazyArea:
+    """:class:`~conformance.contract.LazyArea` over PyTorch's Lazy Tensor Core."""
+
+    device = "lazy"
+    ir_dialect = "pytorch"
+    _initialized = False
+
+    def init(self) -> None:
+        if TorchLazyArea._initialized:
+            return
+        reference = sys.modules.get("reference_impl.lazy.tensor")
+        if reference is not None and getattr(reference, "_library", None) is not None:
+            raise RuntimeError(
+                "the reference lazy device is installed in this process; torch._lazy claims "
+                "device 'lazy' too. Run the torch backend in a separate process."
+            )
+        import torch._lazy.ts_backend
+
+        torch._lazy.ts_backend.init()
+        TorchLazyArea._initialized = True
+
+    def mark_step(self) -> None:
+        import torch._lazy
+
+        torch._lazy.mark_step()
+
+    def wait_device_ops(self) -> None:
+        import torch._lazy
+
+        torch._lazy.wait_device_ops()
+
+    def sync_multi(self, tensors: Sequence[torch.Tensor]) -> None:
+        import torch._lazy
+
+        torch._lazy.sync_multi(list(tensors), [])
+
+    def to_cpu(self, tensors: Any) -> Any:
+        import torch._lazy
+
+        return torch._lazy.to_cpu(tensors)
+
+    def get_tensor_id(self, tensor: torch.Tensor) -> int:
+        import torch._lazy
+
+        return int(torch._lazy.get_tensor_id(tensor))
+
+    def add_step_closure(self, fn: Callable[[], object]) -> None:
+        import torch._lazy
+
+        torch._lazy.add_step_closure(fn)
+
+    def counter_names(self) -> list[str]:
+        import torch._lazy.metrics
+
+        return list(torch._lazy.metrics.counter_names())
+
+    def counter_value(self, name: str) -> int | None:
+        import torch._lazy.metrics
+
+        value = torch._lazy.metrics.counter_value(name)
+        return None if value is None else int(value)
+
+    def reset_metrics(self) -> None:
+        import torch._lazy.metrics
+
+        torch._lazy.metrics.reset()
+
+    def metrics_report(self) -> str:
+        import torch._lazy.metrics
+
+        return str(torch._lazy.metrics.metrics_report())
+
+    def get_force_fallback(self) -> str:
+        import torch._lazy.config
+
+        return torch._lazy.config.get_force_fallback()
+
+    def set_force_fallback(self, op: str) -> None:
+        import torch._lazy.config
+
+        torch._lazy.config.set_force_fallback(op)
+
+    def ir_text(self, tensors: Sequence[torch.Tensor]) -> str:
+        import torch
+
+        return NODE_TYPE.sub("", torch._C._lazy._get_tensors_text(list(tensors)))
+
+    def ir_dot(self, tensors: Sequence[torch.Tensor]) -> str:
+        import torch
+
+        return str(torch._C._lazy._get_tensors_dot(list(tensors)))
+
+    def graph_hash(self, tensors: Sequence[torch.Tensor]) -> str:
+        import torch
+
+        digest: bytes = torch._C._lazy._get_graph_hash(list(tensors))  # type: ignore[assignment]
+        return digest.hex()
+
+    def reset_storage(self, tensor: torch.Tensor) -> None:
+        import torch
+
+        torch._C._unsafe_reset_storage(tensor)  # type: ignore[attr-defined]

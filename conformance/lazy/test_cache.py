@@ -1,0 +1,87 @@
+"""The compile cache: keyed by graph structure, hit by every identical later step."""
+
+from __future__ import annotations
+
+import torch
+
+from conformance.contract import LazyArea
+
+
+def step(lazy_area: LazyArea, seed: int) -> torch.Tensor:
+    x = torch.rand(4, generator=torch.Generator().manual_seed(seed)).to(lazy_area.device)
+    y = (x * 2 + 1).sum()
+    lazy_area.mark_step()
+    return y
+
+
+def test_identical_step_hits_cache(lazy_area: LazyArea) -> None:
+    """Repeating a step on new data compiles nothing new and counts CachedCompile."""
+    step(lazy_area, 0)
+    step(lazy_area, 1)
+    uncached = lazy_area.counter_value("UncachedCompile")
+    cached = lazy_area.counter_value("CachedCompile") or 0
+    y = step(lazy_area, 2)
+    assert lazy_area.counter_value("UncachedCompile") == uncached
+    assert (lazy_area.counter_value("CachedCompile") or 0) > cached
+    x = torch.rand(4, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(y.cpu(), (x * 2 + 1).sum())
+
+
+def test_new_graph_compiles(lazy_area: LazyArea) -> None:
+    """A step with a structurally new graph counts an UncachedCompile."""
+    step(lazy_area, 0)
+    before = lazy_area.counter_value("UncachedCompile") or 0
+    x = torch.rand(7, 3).to(lazy_area.device)
+    (x.t() @ x).relu()
+    lazy_area.mark_step()
+    assert (lazy_area.counter_value("UncachedCompile") or 0) > before
+
+
+def test_graph_hash_ignores_data(lazy_area: LazyArea) -> None:
+    """Graphs that differ only in input data have the same hash."""
+    a = torch.rand(3).to(lazy_area.device)
+    b = torch.rand(3).to(lazy_area.device)
+    assert lazy_area.graph_hash([a * a]) == lazy_area.graph_hash([b * b])
+
+
+def test_graph_hash_sees_structure(lazy_area: LazyArea) -> None:
+    """Different ops, shapes or dtypes give different hashes."""
+    a = torch.rand(3).to(lazy_area.device)
+    hashes = {
+        lazy_area.graph_hash([a * a]),
+        lazy_area.graph_hash([a + a]),
+        lazy_area.graph_hash([torch.rand(4).to(lazy_area.device) * 1]),
+        lazy_area.graph_hash([a.double() * a.double()]),
+    }
+    assert len(hashes) == 4
+
+
+def test_cached_program_uses_new_data(lazy_area: LazyArea) -> None:
+    """A cache hit runs the cached program on this step's data, not the first step's."""
+    results = [step(lazy_area, seed) for seed in range(4)]
+    for seed, y in enumerate(results):
+        x = torch.rand(4, generator=torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(y.cpu(), (x * 2 + 1).sum())
+
+
+def test_training_loop_stops_compiling_after_warmup(lazy_area: LazyArea) -> None:
+    """After two warm-up steps, further steps of a training loop only hit the cache."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 3).to(lazy_area.device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.rand(4, 6).to(lazy_area.device)
+
+    def train_step() -> None:
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        opt.step()
+        lazy_area.mark_step()
+
+    train_step()
+    train_step()
+    uncached = lazy_area.counter_value("UncachedCompile")
+    cached = lazy_area.counter_value("CachedCompile") or 0
+    for _ in range(3):
+        train_step()
+    assert lazy_area.counter_value("UncachedCompile") == uncached
+    assert (lazy_area.counter_value("CachedCompile") or 0) >= cached + 3

@@ -1,0 +1,43 @@
+"""Every program of ``programs.py``: values equal to CPU, and IR text equal to its golden file."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conformance.contract import LazyArea
+from conformance.lazy.dialects import normalize
+from conformance.lazy.golden import accepting, read_golden, write_golden
+from conformance.lazy.programs import CASES, Case
+
+ids = [case.name for case in CASES]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_values_match_cpu(lazy_area: LazyArea, case: Case) -> None:
+    """The program's outputs on the lazy device, after a step, equal the same program on CPU."""
+    expected = case.fn("cpu")
+    actual = case.fn(lazy_area.device)
+    assert all(t.device.type == lazy_area.device for t in actual)
+    lazy_area.mark_step()
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected, strict=True):
+        torch.testing.assert_close(got.cpu(), want)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_ir_text_matches_golden(
+    lazy_area: LazyArea, case: Case, pytestconfig: pytest.Config
+) -> None:
+    """The IR text of the program's outputs, before any step, equals golden/<program>.txt."""
+    text = lazy_area.ir_text(case.fn(lazy_area.device))
+    if accepting(pytestconfig):
+        if lazy_area.ir_dialect != "pytorch":
+            pytest.fail(f"goldens are PyTorch-dialect text; cannot accept {lazy_area.ir_dialect}")
+        write_golden(case.name, text)
+        return
+    golden = read_golden(case.name)
+    if lazy_area.ir_dialect == "pytorch":
+        assert text == golden
+    else:  # another dialect: same ops, dtypes, shapes, edges and roots
+        assert normalize(text, lazy_area.ir_dialect) == normalize(golden, "pytorch")

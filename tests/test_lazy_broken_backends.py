@@ -1,0 +1,90 @@
+"""The lazy suite catches broken lazy devices, and catches each bug where it should.
+
+Each broken backend in ``tests/_backends/broken_lazy.py`` is the reference device with one
+promise broken. Running the lazy suite against it must fail, and the tests written for
+that promise must be among the failures. ``test_reference_passes_every_catching_test``
+shows that the same tests pass on the reference, so they fail because of the bug.
+The dialect tests run backends from ``tests/_backends/dialect_lazy.py`` that print
+torch_xla-style IR: goldens must pass structurally, and miswired edges must still fail.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import RunSuite
+
+SUITE = "conformance.lazy"
+
+#: Broken backend (attribute of broken_lazy) -> tests that must catch its bug.
+CATCHING_TESTS: dict[str, list[str]] = {
+    "wrong_add": [
+        "lazy/test_programs.py::test_values_match_cpu[add_tensors]",
+        "lazy/test_programs.py::test_values_match_cpu[add_broadcast_row]",
+        "lazy/test_autograd.py::test_training_loop_matches_cpu",
+    ],
+    "views_stop_aliasing": [
+        "lazy/test_views.py::test_view_keeps_aliasing_across_mark_step",
+        "lazy/test_views.py::test_slice_view_written_after_step",
+        "lazy/test_views.py::test_old_view_sees_base_write_after_step",
+    ],
+    "cache_never_hits": [
+        "lazy/test_cache.py::test_identical_step_hits_cache",
+        "lazy/test_cache.py::test_training_loop_stops_compiling_after_warmup",
+    ],
+    "counters_lie": [
+        "lazy/test_metrics.py::test_mark_step_counts_each_step",
+        "lazy/test_metrics.py::test_synced_tensors_with_ir_counts_pending_tensors",
+        "lazy/test_functionalization.py::test_lazy_init_with_view[False-2]",
+    ],
+    "ir_dim_off_by_one": [
+        "lazy/test_programs.py::test_ir_text_matches_golden[sum_dim_keepdim]",
+        "lazy/test_programs.py::test_ir_text_matches_golden[select_column]",
+    ],
+}
+
+
+def _assert_caught(run_suite: RunSuite, broken: str) -> None:
+    run = run_suite(SUITE, f"broken_lazy:{broken}", "-q")
+    assert run.outcomes, f"no report from the child run:\n{run.text()}"
+    assert run.ret != 0, f"the lazy suite passed on broken_lazy:{broken}:\n{run.text()}"
+    failed = set(run.failed_ids())
+    missed = [test for test in CATCHING_TESTS[broken] if test not in failed]
+    assert not missed, (
+        f"broken_lazy:{broken}: these tests should have failed but were "
+        f"{[run.outcomes.get(t, 'not collected') for t in missed]}: {missed}\n"
+        f"failed instead: {sorted(failed)}"
+    )
+
+
+@pytest.mark.parametrize("broken", list(CATCHING_TESTS))
+def test_broken_lazy_backend_is_caught(run_suite: RunSuite, broken: str) -> None:
+    """The lazy suite fails on the broken backend, in the tests written for its bug."""
+    _assert_caught(run_suite, broken)
+
+
+def test_reference_passes_every_catching_test(run_suite: RunSuite) -> None:
+    """The reference passes the whole lazy suite, including every test listed above."""
+    run = run_suite(SUITE, "reference", "-q")
+    assert run.ret == 0, run.text()
+    catching = sorted({test for tests in CATCHING_TESTS.values() for test in tests})
+    not_passed = {t: run.outcomes.get(t, "not collected") for t in catching}
+    assert {t: o for t, o in not_passed.items() if o != "passed"} == {}
+
+
+def test_xla_dialect_goldens_compare_structurally(run_suite: RunSuite) -> None:
+    """A backend printing torch_xla-style IR passes every golden through the normalizer."""
+    run = run_suite(SUITE, "dialect_lazy:xla_text", "-q")
+    assert run.ret == 0, run.text()
+    goldens = {t: o for t, o in run.outcomes.items() if "test_ir_text_matches_golden" in t}
+    assert len(goldens) >= 40
+    assert set(goldens.values()) == {"passed"}
+
+
+def test_xla_dialect_wrong_edges_are_caught(run_suite: RunSuite) -> None:
+    """Structural comparison still fails a graph whose edges are wired wrongly."""
+    run = run_suite(SUITE, "dialect_lazy:xla_text_swapped_edges", "-q")
+    assert run.ret != 0, run.text()
+    failed = set(run.failed_ids())
+    for name in ("mm", "div_tensors", "maximum_minimum", "sgd_training_step"):
+        assert f"lazy/test_programs.py::test_ir_text_matches_golden[{name}]" in failed
