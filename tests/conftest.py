@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,28 @@ class SuiteRun:
     def failed_ids(self) -> list[str]:
         return sorted(i for i, o in self.outcomes.items() if o in ("failed", "error", "xpassed"))
 
+    def assert_caught_by(self, catching: Iterable[str], label: str) -> None:
+        """The run failed, and every test in ``catching`` is among its failures.
+
+        The meta-test contract for broken backends: failing is not enough, the tests
+        written for the planted bug must be the ones that notice it.
+        """
+        assert self.outcomes, f"no report from the child run:\n{self.text()}"
+        assert self.ret != 0, f"the suite passed on {label}:\n{self.text()}"
+        failed = set(self.failed_ids())
+        missed = [test for test in catching if test not in failed]
+        assert not missed, (
+            f"{label}: these tests should have failed but were "
+            f"{[self.outcomes.get(t, 'not collected') for t in missed]}: {missed}\n"
+            f"failed instead: {sorted(failed)}"
+        )
+
+    def assert_all_passed(self, tests: Iterable[str]) -> None:
+        """The run succeeded and each of ``tests`` was collected and passed."""
+        assert self.ret == 0, self.text()
+        not_passed = {t: self.outcomes.get(t, "not collected") for t in tests}
+        assert {t: o for t, o in not_passed.items() if o != "passed"} == {}
+
     def text(self) -> str:
         return self.result.stdout.str() + self.result.stderr.str()
 
@@ -52,7 +74,8 @@ def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Run
     """Run ``pytest --pyargs <target> --backend=<backend> <args>`` in a subprocess.
 
     ``target`` is a dotted suite such as ``conformance.fx``; the report is always
-    written so tests can assert per-test outcomes rather than grep output.
+    written so tests can assert per-test outcomes rather than grep output. The op sweep
+    (``lazy/test_ops.py``, minutes per run) is left out unless ``target`` names it.
     """
     paths = [str(BACKENDS_DIR), os.environ.get("PYTHONPATH", "")]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
@@ -63,6 +86,8 @@ def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Run
         argv = ["--pyargs", target, f"--conformance-report={report}", "-p", "no:cacheprovider"]
         if backend is not None:
             argv.append(f"--backend={backend}")
+        if "test_ops" not in target:
+            argv.append("--ignore-glob=*/lazy/test_ops.py")
         result = pytester.runpytest_subprocess(*argv, *args, timeout=timeout)
         return SuiteRun(result, report)
 
