@@ -106,6 +106,11 @@ class LazyArea(Protocol):
         ``"pytorch"`` when :meth:`ir_text` prints PyTorch's lazy IR text (golden files are
         compared byte for byte), or another dialect name such as ``"torch_xla"`` (golden
         files are compared structurally through ``conformance.lazy.dialects``).
+    ``save_graphs_env``
+        The environment variable (PyTorch: ``LTC_SAVE_TENSORS_FILE``) that, set to a file
+        path before the process starts, makes every sync append a record to that file:
+        the Python stack that caused it, one ``name (file:line)`` line per frame,
+        innermost frame first, then the IR text of the synced graph.
     ``init()``
         Make the device usable in this process (idempotent). Called by the suite's
         fixture before any tensor is created; must not be needed merely to load the
@@ -121,8 +126,19 @@ class LazyArea(Protocol):
         ``torch._lazy.to_cpu``: sync, then copy a (pytree of) lazy tensors to CPU.
     ``get_tensor_id(tensor)``
         A unique id of the lazy tensor behind ``tensor``; stable while it lives.
-    ``add_step_closure(fn)``
-        Register ``fn`` to run (once) at the end of the next :meth:`mark_step`.
+    ``add_step_closure(fn, args=(), run_async=False)``
+        ``torch._lazy.add_step_closure``: run ``fn(*args)`` once after the next
+        :meth:`mark_step` executed the graph. Synchronous closures run in the order
+        added and finish before ``mark_step`` returns; their exceptions propagate out of
+        it. Asynchronous ones run in the background in the order added; after one
+        raised, the next step that queues an asynchronous closure raises.
+    ``extract_compiled_graph(fx_module, example_inputs)``
+        ``torch._lazy.extract_compiled_graph``: trace ``fx_module`` once on the device
+        with (CPU) ``example_inputs`` and return a callable that reruns the compiled
+        graph on new CPU inputs of the same shapes without tracing, returning the list
+        of outputs and copying in-place updates back into its arguments. Raises
+        ``RuntimeError`` matching ``fallback.*aten::<op>`` if tracing needed a CPU
+        fallback. May reset the counters (PyTorch's does).
     ``counter_names()`` / ``counter_value(name)`` / ``reset_metrics()`` / ``metrics_report()``
         ``torch._lazy.metrics``: names of non-zero counters; a counter's value, ``None``
         for unknown or zero counters; reset all counters; a human-readable report.
@@ -133,6 +149,13 @@ class LazyArea(Protocol):
     ``get_force_fallback()`` / ``set_force_fallback(op)``
         ``torch._lazy.config``: the op symbol (``"aten::add"``) forced to fall back to
         CPU, ``""`` for none.
+    ``set_reuse_ir(enabled)``
+        ``torch._lazy.config.set_reuse_ir``: when on, tracing a node equal to one built
+        at the same position of an earlier trace reuses that node. Off by default.
+    ``ir_reuse_count(op)``
+        How many nodes of op ``op`` (a symbol such as ``"aten::add"``) were reused since
+        the counters were last reset; 0 if none. Counter names are backend specific
+        (PyTorch counts ``IrNodeReused_torch::lazy::AddTensor``), hence this member.
     ``ir_text(tensors)``
         IR text of ``tensors`` in the backend's dialect, roots numbered by their index in
         ``tensors``, without PyTorch's trailing ``, NodeType=...`` annotations.
@@ -141,6 +164,10 @@ class LazyArea(Protocol):
     ``graph_hash(tensors)``
         A hash of the graph structure of ``tensors`` (ops, attributes, dtypes, shapes,
         edges; not data): the compile-cache key.
+    ``native_ops`` (optional, not checked at load)
+        ATen op names (``"add"``, ``"_softmax"``) the backend promises to lower: a CPU
+        fallback counted for one of them (``aten::<op>[.<overload>]``) fails the op
+        sweep's test (``lazy/test_ops.py``). Absent or ``None``: fallbacks never fail.
     ``reset_storage(tensor)``
         Drop the functional storage's history of ``tensor`` so only its current value
         stays live (PyTorch: ``torch._C._unsafe_reset_storage``).
@@ -148,6 +175,7 @@ class LazyArea(Protocol):
 
     device: str
     ir_dialect: str
+    save_graphs_env: str
 
     def init(self) -> None: ...
 
@@ -161,7 +189,13 @@ class LazyArea(Protocol):
 
     def get_tensor_id(self, tensor: Tensor) -> int: ...
 
-    def add_step_closure(self, fn: Callable[[], object]) -> None: ...
+    def add_step_closure(
+        self, fn: Callable[..., object], args: Sequence[Any] = (), run_async: bool = False
+    ) -> None: ...
+
+    def extract_compiled_graph(
+        self, fx_module: GraphModule, example_inputs: Sequence[Tensor]
+    ) -> Callable[..., Sequence[Tensor]]: ...
 
     def counter_names(self) -> list[str]: ...
 
@@ -174,6 +208,10 @@ class LazyArea(Protocol):
     def get_force_fallback(self) -> str: ...
 
     def set_force_fallback(self, op: str) -> None: ...
+
+    def set_reuse_ir(self, enabled: bool) -> None: ...
+
+    def ir_reuse_count(self, op: str) -> int: ...
 
     def ir_text(self, tensors: Sequence[Tensor]) -> str: ...
 

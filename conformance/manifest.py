@@ -15,21 +15,37 @@ was started. In patterns ``*`` matches any run of characters (including ``/`` an
 ``::``); every other character, brackets included, matches itself, so parametrized ids
 can be written as they are printed.
 
+The op sweep (``lazy/test_ops.py``) also reads ``[[op]]`` tables: per-op (and per-dtype)
+comparison tolerances, and ops the backend promises to run natively::
+
+    [[op]]
+    op = "nn.functional.gelu"     # OpInfo name (``name.variant``), ``*`` wildcards, required
+    dtypes = ["float16"]          # optional: only these dtypes (default: every dtype)
+    atol = 1e-3                   # optional, with rtol: replaces assert_close's defaults
+    rtol = 1e-3
+    native = true                 # optional: a CPU fallback of this op fails its test
+    reason = "erf is approximated by a polynomial on device"  # required, non-empty
+
+The first ``[[op]]`` entry matching an op and dtype that sets a key decides that key.
+
 Matching tests become strict expected failures carrying the reason: a listed test that
 passes fails the run, so manifests cannot go stale silently. Entries that match no
-collected test are reported with a warning naming them.
+collected test (of an area that was collected) are reported with a warning naming them.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CATEGORIES = ("failing", "unsupported")
 ENTRY_KEYS = {"test", "reason", "category"}
-_HEADER = re.compile(r"^\s*\[\[\s*expect\s*\]\]")
+OP_KEYS = {"op", "dtypes", "atol", "rtol", "native", "reason"}
+_HEADER = re.compile(r"^\s*\[\[\s*(expect|op)\s*\]\]")
 
 
 class ManifestError(ValueError):
@@ -55,24 +71,70 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
+@dataclass(frozen=True)
+class OpRule:
+    """One ``[[op]]`` entry: tolerances and/or a native promise for matching ops."""
+
+    op: str
+    reason: str
+    line: int
+    dtypes: tuple[str, ...] | None = None
+    atol: float | None = None
+    rtol: float | None = None
+    native: bool | None = None
+    regex: re.Pattern[str] = field(default=re.compile(""), compare=False, repr=False)
+
+    def matches(self, op: str, dtype: str) -> bool:
+        in_dtypes = self.dtypes is None or dtype in self.dtypes
+        return in_dtypes and self.regex.fullmatch(op) is not None
+
+
 @dataclass
 class Manifest:
     """The parsed manifest of one backend."""
 
     path: Path | None
     entries: list[Expectation] = field(default_factory=list)
+    ops: list[OpRule] = field(default_factory=list)
+
+    def tolerance(self, op: str, dtype: str) -> tuple[float, float] | None:
+        """(atol, rtol) of the first ``[[op]]`` entry for ``op``/``dtype`` that sets them."""
+        rule = next((r for r in self.ops if r.atol is not None and r.matches(op, dtype)), None)
+        return (rule.atol, rule.rtol) if rule is not None else None  # type: ignore[return-value]
+
+    def declares_native(self, op: str, dtype: str) -> bool:
+        """Whether the first ``[[op]]`` entry for ``op``/``dtype`` with ``native`` says true."""
+        rule = next((r for r in self.ops if r.native is not None and r.matches(op, dtype)), None)
+        return bool(rule is not None and rule.native)
 
     def match(self, test_id: str) -> Expectation | None:
         """The first entry whose pattern matches ``test_id``."""
         return next((e for e in self.entries if e.matches(test_id)), None)
 
     def unmatched(self, test_ids: list[str]) -> list[Expectation]:
-        """Entries that match none of ``test_ids``: stale or misspelled."""
-        return [e for e in self.entries if not any(e.matches(t) for t in test_ids)]
+        """Entries that match none of ``test_ids``: stale or misspelled.
+
+        Only entries about areas that were collected count: running one area's suite
+        must not flag the manifest's entries for the others. An entry's area is the
+        first path component of its pattern; a pattern that starts with a wildcard is
+        always in scope.
+        """
+        collected_areas = {test_id.split("/", 1)[0] for test_id in test_ids}
+
+        def in_scope(entry: Expectation) -> bool:
+            area = entry.test.split("/", 1)[0]
+            return "*" in area or area in collected_areas
+
+        return [e for e in self.entries if in_scope(e) and not any(e.matches(t) for t in test_ids)]
 
 
-def _entry_lines(text: str) -> list[int]:
-    return [n for n, line in enumerate(text.splitlines(), start=1) if _HEADER.match(line)]
+def _entry_lines(text: str, table: str = "expect") -> list[int]:
+    lines = text.splitlines()
+    return [
+        n
+        for n, line in enumerate(lines, start=1)
+        if (m := _HEADER.match(line)) is not None and m.group(1) == table
+    ]
 
 
 def parse_manifest(text: str, path: Path | None = None) -> Manifest:
@@ -83,11 +145,11 @@ def parse_manifest(text: str, path: Path | None = None) -> Manifest:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message already ends with "(at line N, column M)".
         raise ManifestError(f"{label}: invalid TOML: {exc}") from None
-    unknown_top = sorted(set(data) - {"expect"})
+    unknown_top = sorted(set(data) - {"expect", "op"})
     if unknown_top:
         raise ManifestError(
             f"{label}: unknown top-level key(s) {', '.join(unknown_top)}; "
-            "only [[expect]] tables are allowed"
+            "only [[expect]] and [[op]] tables are allowed"
         )
     raw = data.get("expect", [])
     if not isinstance(raw, list):
@@ -97,7 +159,58 @@ def parse_manifest(text: str, path: Path | None = None) -> Manifest:
     for index, entry in enumerate(raw):
         line = lines[index] if index < len(lines) else 0
         manifest.entries.append(_parse_entry(entry, f"{label}:{line}", line))
+    raw_ops = data.get("op", [])
+    if not isinstance(raw_ops, list):
+        raise ManifestError(f"{label}: 'op' must be an array of tables: write [[op]]")
+    op_lines = _entry_lines(text, "op")
+    for index, entry in enumerate(raw_ops):
+        line = op_lines[index] if index < len(op_lines) else 0
+        manifest.ops.append(_parse_op(entry, f"{label}:{line}", line))
     return manifest
+
+
+def _parse_op(entry: object, where: str, line: int) -> OpRule:
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{where}: an [[op]] entry must be a table")
+    unknown = sorted(set(entry) - OP_KEYS)
+    if unknown:
+        raise ManifestError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(OP_KEYS))}"
+        )
+    for key in ("op", "reason"):
+        value = entry.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise ManifestError(f"{where}: '{key}' is required and must be a non-empty string")
+    dtypes = entry.get("dtypes")
+    if dtypes is not None and (
+        not isinstance(dtypes, list) or not all(isinstance(d, str) and d for d in dtypes)
+    ):
+        raise ManifestError(f"{where}: 'dtypes' must be a list of dtype names like \"float16\"")
+    tolerances = {}
+    for key in ("atol", "rtol"):
+        value = entry.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+        ):
+            raise ManifestError(f"{where}: '{key}' must be a non-negative number")
+        tolerances[key] = None if value is None else float(value)
+    if (tolerances["atol"] is None) != (tolerances["rtol"] is None):
+        raise ManifestError(f"{where}: give both 'atol' and 'rtol' (or neither)")
+    native = entry.get("native")
+    if native is not None and not isinstance(native, bool):
+        raise ManifestError(f"{where}: 'native' must be true or false")
+    if tolerances["atol"] is None and native is None:
+        raise ManifestError(f"{where}: an [[op]] entry needs atol/rtol or native")
+    return OpRule(
+        op=entry["op"],
+        reason=entry["reason"].strip(),
+        line=line,
+        dtypes=tuple(dtypes) if dtypes is not None else None,
+        atol=tolerances["atol"],
+        rtol=tolerances["rtol"],
+        native=native,
+        regex=compile_pattern(entry["op"]),
+    )
 
 
 def _parse_entry(entry: object, where: str, line: int) -> Expectation:
@@ -134,3 +247,61 @@ def load_manifest(path: Path) -> Manifest:
             "check the --expectations path"
         ) from None
     return parse_manifest(text, path)
+
+
+def _toml_string(value: str) -> str:
+    # JSON string syntax is valid TOML basic-string syntax (without ensure_ascii, which
+    # would write surrogate pairs TOML rejects).
+    return json.dumps(value, ensure_ascii=False)
+
+
+def format_expectations(
+    failing: list[tuple[str, str, str]], ops: list[OpRule], header: str = ""
+) -> str:
+    """Manifest text for ``failing`` (test id, reason, category) and ``ops`` rules."""
+    chunks = [header] if header else []
+    for rule in ops:
+        lines = ["[[op]]", f"op = {_toml_string(rule.op)}"]
+        if rule.dtypes is not None:
+            lines.append(f"dtypes = [{', '.join(_toml_string(d) for d in rule.dtypes)}]")
+        if rule.atol is not None:
+            lines += [f"atol = {rule.atol!r}", f"rtol = {rule.rtol!r}"]
+        if rule.native is not None:
+            lines.append(f"native = {'true' if rule.native else 'false'}")
+        lines.append(f"reason = {_toml_string(rule.reason)}")
+        chunks.append("\n".join(lines) + "\n")
+    for test, reason, category in sorted(failing):
+        chunks.append(
+            f"[[expect]]\ntest = {_toml_string(test)}\nreason = {_toml_string(reason)}\n"
+            f"category = {_toml_string(category)}\n"
+        )
+    return "\n".join(chunks)
+
+
+def write_expectations(path: Path, results: list[Any], manifest: Manifest | None) -> int:
+    """Write a manifest from a run's results (``CaseResult``s); returns the entry count.
+
+    Every test that failed or errored gets an entry whose reason is the observed error
+    (first line); tests that failed as the current manifest expected keep that entry's
+    reason and category; ``[[op]]`` rules are carried over. Tests that passed, and
+    listed tests that now pass, get no entry.
+    """
+    failing: set[tuple[str, str, str]] = set()
+    for result in results:
+        if result.outcome in ("failed", "error"):
+            reason = (result.reason.strip().splitlines() or ["failed without a message"])[0]
+            failing.add((result.id, reason[:400], "failing"))
+        elif result.outcome == "xfailed":
+            entry = manifest.match(result.id) if manifest is not None else None
+            if entry is not None:  # keep the entry's own pattern, reason and category
+                failing.add((entry.test, entry.reason, entry.category))
+    header = (
+        "# Generated by --write-expectations from a run; review every reason before\n"
+        "# committing (a reason should tell a user what is wrong and where it is tracked).\n"
+    )
+    text = format_expectations(
+        sorted(failing), manifest.ops if manifest is not None else [], header
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return len(failing)

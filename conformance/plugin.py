@@ -23,7 +23,7 @@ import pytest
 
 from conformance.contract import AREAS
 from conformance.discovery import BackendError, LoadedBackend, load_backend
-from conformance.manifest import Manifest, ManifestError, load_manifest
+from conformance.manifest import Manifest, ManifestError, load_manifest, write_expectations
 from conformance.results import CaseResult, build_report, format_table, write_report
 
 ENV_BACKEND = "CONFORMANCE_BACKEND"
@@ -35,6 +35,22 @@ PROP_ID, PROP_AREA, PROP_NOT_IMPL, PROP_CATEGORY = (
     "conformance_not_implemented",
     "conformance_category",
 )
+#: Op-sweep facts: the test's dispatch class (native/fallback/wrong/error) and fallbacks.
+PROP_DISPATCH, PROP_FALLBACKS = "conformance_dispatch", "conformance_fallbacks"
+SWEEP_DTYPES = ("float32", "float64", "bfloat16", "float16", "int64", "bool")
+TIERS = ("full", "smoke")
+
+
+def _dtype_list(value: str) -> tuple[str, ...]:
+    import argparse
+
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [n for n in names if n not in SWEEP_DTYPES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown dtype(s) {', '.join(bad) or value!r}; choose from {', '.join(SWEEP_DTYPES)}"
+        )
+    return names
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,6 +84,67 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="rewrite golden files (e.g. lazy IR text) from the backend under test instead "
         "of comparing; same as EXPECTTEST_ACCEPT=1. Never use in CI",
     )
+    group.addoption(
+        "--write-expectations",
+        default=None,
+        metavar="FILE",
+        help="after the run, write a manifest listing every failing test with the observed "
+        "error as its reason (plus the current manifest's still-failing entries and [[op]] "
+        "tables); review the reasons before committing it",
+    )
+    # The op sweep (lazy/test_ops.py).
+    group.addoption(
+        "--dtypes",
+        type=_dtype_list,
+        default=None,
+        dest="conformance_dtypes",
+        metavar="LIST",
+        help=f"op sweep: comma-separated dtypes ({', '.join(SWEEP_DTYPES)}; default float32)",
+    )
+    group.addoption(
+        "--grads",
+        action="store_true",
+        default=False,
+        dest="conformance_grads",
+        help="op sweep: also compare gradients of differentiable ops (lazy/test_grads.py)",
+    )
+    group.addoption(
+        "--ops",
+        default=None,
+        dest="conformance_ops",
+        metavar="PATTERNS",
+        help="op sweep: only OpInfo ops matching these comma-separated patterns "
+        "(fnmatch, e.g. 'add,nn.functional.*')",
+    )
+    group.addoption(
+        "--conformance-tier",
+        choices=TIERS,
+        default=None,
+        dest="conformance_tier",
+        help="op sweep: 'full' runs every sample of every op (default), 'smoke' one sample "
+        "per op (plus every sample of ops listed in the manifest and of the "
+        "conformance_full_sample fraction)",
+    )
+    group.addoption(
+        "--op-timeout",
+        type=float,
+        default=120.0,
+        dest="conformance_op_timeout",
+        metavar="SECONDS",
+        help="op sweep: per-test timeout; a test that takes longer is reported as an error "
+        "(default 120)",
+    )
+    parser.addini(
+        "conformance_tier",
+        "op sweep tier when --conformance-tier is not given (full or smoke)",
+        default="full",
+    )
+    parser.addini(
+        "conformance_full_sample",
+        "op sweep, smoke tier: fraction (0-1) of ops, chosen by a hash of the op name, that "
+        "still run every sample",
+        default="0",
+    )
 
 
 def canonical_id(item: pytest.Item) -> tuple[str, str] | None:
@@ -97,6 +174,8 @@ class ConformanceState:
     _manifest_loaded: bool = False
     collected_ids: list[str] = field(default_factory=list)
     results: dict[str, CaseResult] = field(default_factory=dict)
+    #: node id -> (canonical id, area) of every test reported so far (for crash reports).
+    _seen: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def backend_spec(self) -> str:
@@ -136,6 +215,24 @@ class ConformanceState:
         except ManifestError as exc:
             raise pytest.UsageError(f"torch-conformance: {exc}") from None
 
+    @property
+    def tier(self) -> str:
+        """The op sweep's tier: the option, else the ini setting, else ``full``."""
+        tier = self.config.getoption("conformance_tier") or self.config.getini("conformance_tier")
+        if tier not in TIERS:
+            raise pytest.UsageError(f"torch-conformance: conformance_tier must be one of {TIERS}")
+        return str(tier)
+
+    @property
+    def full_sample(self) -> float:
+        """The fraction of ops that run every sample in the smoke tier (ini setting)."""
+        try:
+            return min(1.0, max(0.0, float(self.config.getini("conformance_full_sample"))))
+        except ValueError:
+            raise pytest.UsageError(
+                "torch-conformance: conformance_full_sample must be a number from 0 to 1"
+            ) from None
+
     def targets_conformance(self) -> bool:
         """Whether this run is about conformance even before collection says so."""
         if self.config.getoption("backend") or os.environ.get(ENV_BACKEND):
@@ -153,6 +250,15 @@ class ConformanceState:
 
     def record(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
+        if PROP_ID in props:
+            self._seen[report.nodeid] = (str(props[PROP_ID]), str(props[PROP_AREA]))
+        elif report.when not in ("setup", "call", "teardown"):
+            # xdist's controller synthesizes the report of a test whose worker crashed
+            # (when="???") without the worker's user_properties: recover its id from the
+            # test's setup report, else from the node id's path.
+            found = self._seen.get(report.nodeid) or crashed_test_id(report.nodeid)
+            if found is not None:
+                props[PROP_ID], props[PROP_AREA] = found
         test_id = props.get(PROP_ID)
         if not isinstance(test_id, str):
             return  # not a conformance test
@@ -165,12 +271,36 @@ class ConformanceState:
                 category=str(props.get(PROP_CATEGORY, "")),
             )
         result.duration += report.duration
+        if PROP_DISPATCH in props:
+            result.dispatch = str(props[PROP_DISPATCH])
+            fallbacks = props.get(PROP_FALLBACKS)
+            result.fallbacks = [str(f) for f in fallbacks] if isinstance(fallbacks, list) else []
         outcome, reason = _phase_outcome(report, bool(props.get(PROP_NOT_IMPL)))
         if outcome is None:
             return
         if report.when == "teardown" and result.outcome != "passed":
             return  # the call phase already decided; keep its reason
+        if outcome == "failed" and _is_timeout(reason):
+            outcome = "error"  # a hang is the backend breaking, not a wrong answer
         result.outcome, result.reason = outcome, reason
+
+
+def crashed_test_id(nodeid: str) -> tuple[str, str] | None:
+    """(canonical id, area) from a node id alone, for reports without user_properties.
+
+    The file part of a node id ends in ``.../conformance/<area>/<file>.py`` wherever the
+    suite is installed; the canonical id is the path from the area on (see canonical_id).
+    """
+    path, sep, rest = nodeid.partition("::")
+    parts = path.replace("\\", "/").split("/")
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "conformance" and parts[i + 1] in AREAS:
+            return "/".join(parts[i + 1 :]) + sep + rest, parts[i + 1]
+    return None
+
+
+def _is_timeout(text: str) -> bool:
+    return "Timeout (>" in text and "pytest-timeout" in text
 
 
 def _phase_outcome(report: pytest.TestReport, not_implemented: bool) -> tuple[str | None, str]:
@@ -288,9 +418,15 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 def _unmatched(state: ConformanceState) -> list[dict[str, Any]]:
     if not state.collected_ids or state.manifest is None:
         return []
+    # A sweep narrowed with --ops or --dtypes leaves most op entries unmatched by design.
+    narrowed = state.config.getoption("conformance_ops") or state.config.getoption(
+        "conformance_dtypes"
+    )
+    sweep = ("lazy/test_ops.py", "lazy/test_grads.py")
     return [
         {"test": e.test, "line": e.line, "reason": e.reason}
         for e in state.manifest.unmatched(state.collected_ids)
+        if not (narrowed and e.test.startswith(sweep))
     ]
 
 
@@ -316,6 +452,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_worker(config):
         config.workeroutput[PROP_ID] = state.collected_ids  # type: ignore[attr-defined]
         return
+    expectations_target = config.getoption("write_expectations")
+    if expectations_target is not None:
+        out = Path(expectations_target)
+        if not out.is_absolute():
+            out = config.invocation_params.dir / out
+        write_expectations(out, list(state.results.values()), state.manifest)
     target = config.getoption("conformance_report")
     if target is None:
         return

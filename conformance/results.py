@@ -26,7 +26,7 @@ import json
 import platform
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,9 @@ class CaseResult:
     duration: float = 0.0
     reason: str = ""
     category: str = ""
+    #: Op sweep only: native / fallback / wrong / error, and the CPU fallbacks seen.
+    dispatch: str = ""
+    fallbacks: list[str] = field(default_factory=list)
 
 
 def area_counts(results: list[CaseResult]) -> dict[str, Counter[str]]:

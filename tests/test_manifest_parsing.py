@@ -61,6 +61,16 @@ def test_first_matching_entry_wins_and_unmatched_listed() -> None:
     assert manifest.unmatched(["fx/test_a.py::test_one"]) == [manifest.entries[1]]
 
 
+def test_unmatched_only_considers_collected_areas() -> None:
+    """Running one area does not flag the manifest's entries for other areas."""
+    manifest = parse_manifest(
+        '[[expect]]\ntest = "lazy/test_x.py::t"\nreason = "r"\n\n'
+        '[[expect]]\ntest = "*::test_everywhere"\nreason = "r"\n'
+    )
+    assert manifest.unmatched(["fx/test_a.py::test_one"]) == [manifest.entries[1]]
+    assert manifest.unmatched(["lazy/test_y.py::t"]) == manifest.entries
+
+
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [

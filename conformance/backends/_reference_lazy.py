@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
+    from torch.fx import GraphModule
 
 
 class ReferenceLazyArea:
@@ -19,6 +20,15 @@ class ReferenceLazyArea:
 
     device = "lazy"
     ir_dialect = "pytorch"
+
+    @property
+    def native_ops(self) -> frozenset[str]:
+        """ATen ops the reference lowers (optional contract member): never a CPU fallback."""
+        from reference_impl.lazy.tensor import LOWERED
+
+        return LOWERED
+
+    save_graphs_env = "LTC_SAVE_TENSORS_FILE"
 
     def init(self) -> None:
         import reference_impl.lazy
@@ -50,10 +60,19 @@ class ReferenceLazyArea:
 
         return reference_impl.lazy.get_tensor_id(tensor)
 
-    def add_step_closure(self, fn: Callable[[], object]) -> None:
+    def add_step_closure(
+        self, fn: Callable[..., object], args: Sequence[Any] = (), run_async: bool = False
+    ) -> None:
         import reference_impl.lazy
 
-        reference_impl.lazy.add_step_closure(fn)
+        reference_impl.lazy.add_step_closure(fn, tuple(args), run_async=run_async)
+
+    def extract_compiled_graph(
+        self, fx_module: GraphModule, example_inputs: Sequence[torch.Tensor]
+    ) -> Callable[..., Sequence[torch.Tensor]]:
+        import reference_impl.lazy
+
+        return reference_impl.lazy.extract_compiled_graph(fx_module, list(example_inputs))
 
     def counter_names(self) -> list[str]:
         from reference_impl.lazy import metrics
@@ -84,6 +103,16 @@ class ReferenceLazyArea:
         from reference_impl.lazy import config
 
         config.set_force_fallback(op)
+
+    def set_reuse_ir(self, enabled: bool) -> None:
+        from reference_impl.lazy import config
+
+        config.set_reuse_ir(enabled)
+
+    def ir_reuse_count(self, op: str) -> int:
+        from reference_impl.lazy import metrics
+
+        return metrics.counter_value(f"IrNodeReused_{op}") or 0
 
     def ir_text(self, tensors: Sequence[torch.Tensor]) -> str:
         from reference_impl.lazy import debug

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
+    from torch.fx import GraphModule
 
 NODE_TYPE = re.compile(r", NodeType=[^\n]*")
 
@@ -24,6 +25,7 @@ class TorchLazyArea:
 
     device = "lazy"
     ir_dialect = "pytorch"
+    save_graphs_env = "LTC_SAVE_TENSORS_FILE"
     _initialized = False
 
     def init(self) -> None:
@@ -65,10 +67,19 @@ class TorchLazyArea:
 
         return int(torch._lazy.get_tensor_id(tensor))
 
-    def add_step_closure(self, fn: Callable[[], object]) -> None:
+    def add_step_closure(
+        self, fn: Callable[..., object], args: Sequence[Any] = (), run_async: bool = False
+    ) -> None:
         import torch._lazy
 
-        torch._lazy.add_step_closure(fn)
+        torch._lazy.add_step_closure(fn, tuple(args), run_async=run_async)
+
+    def extract_compiled_graph(
+        self, fx_module: GraphModule, example_inputs: Sequence[torch.Tensor]
+    ) -> Callable[..., Sequence[torch.Tensor]]:
+        from torch._lazy.extract_compiled_graph import extract_compiled_graph
+
+        return extract_compiled_graph(fx_module, list(example_inputs))
 
     def counter_names(self) -> list[str]:
         import torch._lazy.metrics
@@ -100,6 +111,29 @@ class TorchLazyArea:
         import torch._lazy.config
 
         torch._lazy.config.set_force_fallback(op)
+
+    def set_reuse_ir(self, enabled: bool) -> None:
+        import torch._lazy.config
+
+        torch._lazy.config.set_reuse_ir(enabled)
+
+    def ir_reuse_count(self, op: str) -> int:
+        """Sum of ``IrNodeReused_torch::lazy::<Class>`` over the node classes of ``op``.
+
+        LTC names node classes after the op in CamelCase, with the overload appended
+        for some (``aten::add`` -> ``AddTensor``/``AddScalar``; ``aten::relu`` -> ``Relu``;
+        ``lazy_tensors::device_data`` -> ``DeviceData``).
+        """
+        import torch._lazy.metrics
+
+        base = "".join(part.capitalize() for part in op.split("::")[-1].split("_") if part)
+        classes = {base, base + "Tensor", base + "Scalar"}
+        total = 0
+        for name in torch._lazy.metrics.counter_names():
+            prefix, _, cls = name.partition("IrNodeReused_torch::lazy::")
+            if not prefix and cls in classes:
+                total += int(torch._lazy.metrics.counter_value(name) or 0)
+        return total
 
     def ir_text(self, tensors: Sequence[torch.Tensor]) -> str:
         import torch

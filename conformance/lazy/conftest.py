@@ -7,11 +7,19 @@ reset and force fallback is cleared, so counter assertions only see the test's o
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from conformance.contract import LazyArea
 from conformance.discovery import LoadedBackend
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The op sweep's gradient tier (test_grads.py) is collected only with --grads."""
+    if collection_path.name == "test_grads.py" and not config.getoption("conformance_grads"):
+        return True
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from conformance.contract import LazyArea
 from conformance.lazy.dialects import normalize
+from conformance.lazy.divergence import assert_close_or_explain
 from conformance.lazy.golden import accepting, read_golden, write_golden
 from conformance.lazy.programs import CASES, Case
 
@@ -21,8 +21,9 @@ def test_values_match_cpu(lazy_area: LazyArea, case: Case) -> None:
     assert all(t.device.type == lazy_area.device for t in actual)
     lazy_area.mark_step()
     assert len(actual) == len(expected)
-    for got, want in zip(actual, expected, strict=True):
-        torch.testing.assert_close(got.cpu(), want)
+    for k, (got, want) in enumerate(zip(actual, expected, strict=True)):
+        # On a mismatch the message names the first divergent IR node (divergence.py).
+        assert_close_or_explain(lazy_area, got.cpu(), want, case.fn, what=f"output {k}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)

@@ -6,23 +6,28 @@ registers the ``lazy`` factory kernels. Never use it in a process that loaded
 
 Modules: :mod:`.ir` (nodes, verifier, graph hash), :mod:`.text` (the IR text contract),
 :mod:`.tensor` (the device), :mod:`.executor` (compile cache and CPU execution),
-:mod:`.metrics`, :mod:`.config`, :mod:`.debug`.
+:mod:`.metrics`, :mod:`.config`, :mod:`.debug` (also the save-graphs hook),
+:mod:`.extract` (``extract_compiled_graph``), :mod:`.reuse` (IR node reuse).
 """
 
 from __future__ import annotations
 
+import functools
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from reference_impl.lazy import config, debug, metrics
+from reference_impl.lazy import config, debug, metrics, reuse
 
 __all__ = [
     "add_step_closure",
     "config",
     "debug",
+    "extract_compiled_graph",
     "get_tensor_id",
     "init",
     "mark_step",
@@ -34,6 +39,51 @@ __all__ = [
 ]
 
 _closures: list[Callable[[], object]] = []
+_async_closures: list[Callable[[], object]] = []
+
+
+class _AsyncClosures:
+    """Runs asynchronous step closures in order on one background thread.
+
+    After a closure raised, closures still queued are dropped until the failure was
+    reported: the next :func:`mark_step` raises ``RuntimeError`` from that exception.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Callable[[], object]] = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> None:
+        """Raise the exception of a failed earlier closure, once."""
+        error, self._error = self._error, None
+        if error is not None:
+            raise RuntimeError("an asynchronous step closure raised") from error
+
+    def submit(self, closures: list[Callable[[], object]]) -> None:
+        for closure in closures:
+            self._queue.put(closure)
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread.start()
+
+    def wait(self) -> None:
+        """Block until every submitted closure ran."""
+        self._queue.join()
+
+    def _loop(self) -> None:
+        while True:
+            closure = self._queue.get()
+            try:
+                if self._error is None:
+                    closure()
+            except BaseException as exc:  # reported by the next step
+                self._error = exc
+            finally:
+                self._queue.task_done()
+
+
+_async_runner = _AsyncClosures()
 
 
 def init() -> None:
@@ -50,6 +100,11 @@ def mark_step(device: str = "", wait: bool = False) -> None:
     init()
     metrics.increment("MarkStep")
     sync(live_tensors())
+    reuse.reset_position()
+    _async_runner.check()
+    pending, _async_closures[:] = list(_async_closures), []
+    if pending:
+        _async_runner.submit(pending)
     closures, _closures[:] = list(_closures), []
     for closure in closures:
         closure()
@@ -59,9 +114,18 @@ def wait_device_ops(devices: Sequence[str] | None = None) -> None:
     """Wait for device work to finish: execution here is synchronous, so nothing to wait for."""
 
 
-def add_step_closure(closure: Callable[[], object]) -> None:
-    """Run ``closure`` once at the end of the next :func:`mark_step`."""
-    _closures.append(closure)
+def add_step_closure(
+    closure: Callable[..., object], args: Sequence[Any] = (), run_async: bool = False
+) -> None:
+    """Run ``closure(*args)`` once after the graph of the next :func:`mark_step` executed.
+
+    Synchronous closures run in order before ``mark_step`` returns and their exceptions
+    propagate out of it (the rest of the step's closures are dropped). Asynchronous
+    ones run in order on a background thread; if one raises, the next ``mark_step``
+    raises ``RuntimeError`` from it.
+    """
+    bound = functools.partial(closure, *args)
+    (_async_closures if run_async else _closures).append(bound)
 
 
 def sync_multi(tensors: Sequence[torch.Tensor], devices: Sequence[str] = ()) -> None:
@@ -83,6 +147,13 @@ def get_tensor_id(tensor: torch.Tensor) -> int:
     from reference_impl.lazy.tensor import unwrap
 
     return unwrap(tensor).uid
+
+
+def extract_compiled_graph(model: Any, example_inputs: Sequence[torch.Tensor]) -> Any:
+    """Trace ``model`` once and return a callable replaying its graph (see :mod:`.extract`)."""
+    from reference_impl.lazy.extract import extract_compiled_graph as extract
+
+    return extract(model, example_inputs)
 
 
 def reset_storage(tensor: torch.Tensor) -> None:

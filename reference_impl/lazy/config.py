@@ -18,3 +18,10 @@ def set_force_fallback(configval: str) -> None:
     """Force ``configval`` (an op symbol such as ``"aten::add"``) to run on CPU; ``""`` clears."""
     global _force_fallback
     _force_fallback = configval
+
+
+def set_reuse_ir(val: bool) -> None:
+    """Reuse IR nodes of earlier traces (see :mod:`reference_impl.lazy.reuse`)."""
+    from reference_impl.lazy import reuse
+
+    reuse.set_reuse_ir(val)

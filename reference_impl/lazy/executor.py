@@ -40,11 +40,26 @@ class ScalarOperand(NamedTuple):
     k: int
 
 
+class GeneratorOperand(NamedTuple):
+    """In an argument template: a CPU generator in the state held by the ``k``-th operand.
+
+    A seeded ``torch.Generator`` passed to a random op is recorded as device data (its
+    state when the op was traced), so a cached program draws the same numbers CPU would
+    have drawn at that point, whatever generator the program was compiled for.
+    """
+
+    k: int
+
+
 def _fill(template: Any, inputs: list[Any]) -> Any:
     if isinstance(template, Operand):
         return inputs[template.k]
     if isinstance(template, ScalarOperand):
         return inputs[template.k].item()
+    if isinstance(template, GeneratorOperand):
+        generator = torch.Generator()
+        generator.set_state(inputs[template.k])
+        return generator
     if isinstance(template, list):
         return [_fill(t, inputs) for t in template]
     return template
@@ -78,7 +93,8 @@ class Program:
             slots[slot] = (tensor,)
         for slot, node, operands in self.steps:
             result = run_node(node, [_output(slots[i], j) for i, j in operands])
-            slots[slot] = tuple(result) if node.num_outputs > 1 else (result,)
+            many = node.num_outputs > 1 or (node.op != TENSOR_LIST and isinstance(result, list))
+            slots[slot] = tuple(result) if many else (result,)  # split into one chunk: a list
         return [_output(slots[i], j) for i, j in self.outputs]
 
 

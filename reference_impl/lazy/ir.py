@@ -195,7 +195,10 @@ def node_key(node: Node) -> tuple[Any, ...]:
                 for name, value in node.attrs
             )
         )
-        key = (node.op, node.dtypes, node.shapes, attrs)
+        # The argument template says where operands go: clamp(x, min, None) and
+        # clamp(x, None, max) print alike (absent optionals are no operands) but differ.
+        template = None if node.op == DEVICE_DATA else repr(node.template)
+        key = (node.op, node.dtypes, node.shapes, attrs, template)
         object.__setattr__(node, "_key", key)
     return key
 

@@ -29,8 +29,8 @@ from typing import Any
 import torch
 from torch.utils._pytree import tree_leaves, tree_map
 
-from reference_impl.lazy import config, metrics
-from reference_impl.lazy.executor import Operand, ScalarOperand, execute
+from reference_impl.lazy import config, debug, metrics, reuse
+from reference_impl.lazy.executor import GeneratorOperand, Operand, ScalarOperand, execute
 from reference_impl.lazy.ir import TENSOR_LIST, Node, Value, constant, device_data
 
 aten = torch.ops.aten
@@ -46,8 +46,8 @@ LOWERED: frozenset[str] = frozenset(
     rsqrt select_copy select_scatter sigmoid sigmoid_backward slice_copy slice_scatter
     _softmax _softmax_backward_data sqrt squeeze_copy sub sum t_copy tanh tanh_backward
     threshold_backward topk transpose_copy _to_copy uniform unsqueeze_copy view_copy zero
-    normal bernoulli alias_copy as_strided_copy as_strided_scatter diagonal_copy narrow_copy
-    unbind_copy split_copy split_with_sizes_copy
+    normal normal_functional bernoulli alias_copy as_strided_copy as_strided_scatter
+    diagonal_copy narrow_copy unbind_copy split_copy split_with_sizes_copy
     """.split()  # noqa: SIM905
 )
 
@@ -99,6 +99,7 @@ class LazyTensor(torch.Tensor):
             return self.ir
         if self._leaf is None or self._leaf.data is not self.data_:
             self._leaf = device_data(self.data_)  # type: ignore[arg-type]
+        self._leaf = reuse.intern(self._leaf)  # moves the reuse trie along (if on)
         return self._leaf.value()
 
     def __repr__(self, *, tensor_contents: Any = None) -> str:  # type: ignore[override]
@@ -156,6 +157,7 @@ def sync(tensors: Sequence[LazyTensor]) -> None:
             roots.append(ir)
         owners.append(index[key])
     metrics.increment("SyncedTensorsWithIR", len(pending))
+    debug.save_graph(roots)
     results = execute(roots)
     for t, k in zip(pending, owners, strict=True):
         t.data_, t.ir = results[k], None
@@ -290,7 +292,7 @@ def scalar_data(value: Any, dtype: torch.dtype | None = None) -> Node:
     if data is None:
         metrics.increment("DeviceDataCacheMiss")
         data = _scalar_cache[key] = torch.tensor(value, dtype=dtype)
-    return device_data(data)
+    return reuse.intern(device_data(data))
 
 
 #: Ops whose CPU kernels reject mixed dtypes but whose meta kernels do not check.
@@ -379,6 +381,8 @@ def output_types(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Ou
 def _meta(x: Any) -> Any:
     if isinstance(x, LazyTensor):
         return torch.empty(x.shape, dtype=x.dtype, device="meta")
+    if isinstance(x, torch.device) and x.type == "lazy":
+        return torch.device("meta")  # e.g. _to_copy(t, dtype=..., device=lazy)
     return x
 
 
@@ -393,6 +397,7 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     pos_t: list[Any] = []
     kw_t: dict[str, Any] = {}
     deferred_constants: list[Any] = []
+    advance_generator = False
     for arg, value in _bind(func, args, kwargs):
         kind = arg.kind
         if isinstance(value, LazyTensor):
@@ -411,6 +416,13 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             # ``t * 2.5``) become 0-dim device data, Long/Double/Bool by Python type.
             operands.append(scalar_data(value).value())
             slot = ScalarOperand(len(operands) - 1)
+        elif isinstance(value, torch.Generator):
+            # The generator's current state is data (the program is reused for other
+            # states); its seed is an attribute, so it is part of the graph hash.
+            operands.append(device_data(value.get_state()).value())
+            slot = GeneratorOperand(len(operands) - 1)
+            attrs.append((arg.name, f"torch.Generator(seed={value.initial_seed()})"))
+            advance_generator = True
         elif name in ("slice_copy", "slice_scatter") and arg.name in ("start", "end", "step"):
             deferred_constants.append(value)
             slot = None  # filled below
@@ -439,11 +451,26 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         target=func,
         template=(tuple(pos_t), kw_t),
     )
+    node = reuse.intern(node)
     metrics.increment(f"lazy::{name}" + ("_symint" if name in SYMINT_KERNELS else ""))
+    if advance_generator:
+        _advance_generators(func, args, kwargs)
     results = [LazyTensor(ir=node.value(i)) for i in range(len(types))]
     if container is None:
         return results[0]
     return results if container is list else container(results)
+
+
+def _advance_generators(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Move the generators passed to a recorded random op on, as running it on CPU would.
+
+    The op runs once on scratch CPU tensors of the same types: the user's generator then
+    continues from where CPU's would be, so later draws agree with CPU too.
+    """
+    scratch = lambda x: (  # noqa: E731
+        torch.empty(x.shape, dtype=x.dtype) if isinstance(x, LazyTensor) else x
+    )
+    func(*tree_map(scratch, args), **tree_map(scratch, kwargs))
 
 
 # --------------------------------------------------------------------------- special ops
