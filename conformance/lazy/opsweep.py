@@ -1,0 +1,512 @@
+"""The op sweep's machinery: PyTorch's OpInfo ops run on CPU and on the lazy device.
+
+``conformance/lazy/test_ops.py`` runs one test per OpInfo entry (and dtype). Each test
+draws the op's sample inputs inside the test (never at collection), runs every sample on
+CPU and on the backend's device, and classifies each sample:
+
+``native``    the backend ran the op without a CPU fallback (no ``aten::*`` counter moved)
+              and every output matches CPU;
+``fallback``  the outputs match but some part ran as a CPU fallback (``aten::<op>``);
+``wrong``     an output differs from CPU in structure, shape, dtype or value;
+``error``     the backend raised (while tracing, syncing or copying back to CPU);
+``skipped``   CPU itself raised on the sample, so there is nothing to compare.
+
+A test takes the worst class of its samples (error > wrong > fallback > native). Only
+``wrong`` and ``error`` fail it, and ``fallback`` does when the backend (``native_ops`` of
+its lazy area) or the manifest (``[[op]] native = true``) declares the op native.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from conformance.plugin import PROP_CATEGORY, PROP_DISPATCH, PROP_FALLBACKS, PROP_ID, state_of
+
+if TYPE_CHECKING:
+    import torch
+
+    from conformance.contract import LazyArea
+
+#: The sweep's dtype when ``--dtypes`` is not given (the choices: plugin.SWEEP_DTYPES).
+DEFAULT_DTYPES = ("float32",)
+#: Sample classes, worst last (a test takes the worst class of its samples).
+CLASSES = ("native", "fallback", "wrong", "error")
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    import torch
+
+    dtype = getattr(torch, name)
+    assert isinstance(dtype, torch.dtype)
+    return dtype
+
+
+@functools.cache
+def op_db() -> dict[str, Any]:
+    """OpInfo entries by sweep name (``name`` or ``name.variant``); imports OpInfo (~3 s)."""
+    from torch.testing._internal import common_methods_invocations as cmi
+
+    # Random ops run through wrapper_set_seed, which steps the device with
+    # torch._lazy.mark_step(); step the backend under test through the contract instead.
+    cmi.wrapper_set_seed = _wrapper_set_seed
+    return {sweep_name(op): op for op in cmi.op_db}
+
+
+#: The mark_step of the device a sample is running on (set while it runs).
+_stepper: list[Callable[[], None]] = []
+
+
+def _wrapper_set_seed(op: Any, *args: Any, **kwargs: Any) -> Any:
+    """``torch.testing._utils.wrapper_set_seed`` stepping the backend's device, not torch._lazy."""
+    import torch
+    from torch.testing._utils import freeze_rng_state
+
+    with freeze_rng_state():
+        torch.manual_seed(42)
+        output = op(*args, **kwargs)
+        if isinstance(output, torch.Tensor) and output.device.type != "cpu" and _stepper:
+            _stepper[-1]()
+        return output
+
+
+def sweep_name(op: Any) -> str:
+    """``add``, ``addmm.decomposed``: the OpInfo name plus its variant, unique in op_db."""
+    return op.name + (f".{op.variant_test_name}" if op.variant_test_name else "")
+
+
+def select_ops(patterns: str | None) -> list[str]:
+    """Sweep names matching comma-separated fnmatch ``patterns`` (all ops for None)."""
+    names = list(op_db())
+    if not patterns:
+        return names
+    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in wanted)]
+
+
+def supports(op: Any, dtype_name: str, *, grads: bool = False) -> bool:
+    """Whether OpInfo lists ``dtype_name`` for the op on CPU (for backward with ``grads``)."""
+    dtype = torch_dtype(dtype_name)
+    if grads:
+        return bool(op.supports_autograd) and dtype in op.supported_backward_dtypes("cpu")
+    return dtype in op.supported_dtypes("cpu")
+
+
+def in_full_sample(name: str, fraction: float) -> bool:
+    """Whether op ``name`` is in the deterministic ``fraction`` of ops that run every sample."""
+    return zlib.crc32(name.encode()) % 1000 < round(fraction * 1000)
+
+
+# --------------------------------------------------------------------------- samples
+
+
+@dataclass
+class SampleOutcome:
+    """What happened to one sample."""
+
+    index: int
+    klass: str  # one of CLASSES, or "skipped"
+    message: str = ""
+    fallbacks: tuple[str, ...] = ()
+
+
+@dataclass
+class OpOutcome:
+    """All samples of one op test, and the verdict."""
+
+    samples: list[SampleOutcome] = field(default_factory=list)
+
+    @property
+    def ran(self) -> list[SampleOutcome]:
+        return [s for s in self.samples if s.klass != "skipped"]
+
+    @property
+    def klass(self) -> str:
+        """The worst class over the samples that ran ("skipped" if none ran)."""
+        ran = self.ran
+        if not ran:
+            return "skipped"
+        return max((s.klass for s in ran), key=CLASSES.index)
+
+    @property
+    def fallbacks(self) -> list[str]:
+        return sorted({f for s in self.samples for f in s.fallbacks})
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys((*CLASSES, "skipped"), 0)
+        for s in self.samples:
+            counts[s.klass] += 1
+        return counts
+
+
+def describe(sample: Any) -> str:
+    """A short description of a sample: tensors as ``Float[2,3]``, other arguments as repr."""
+    import torch
+
+    def fmt(x: Any) -> str:
+        if isinstance(x, torch.Tensor):
+            dtype = str(x.dtype).removeprefix("torch.")
+            return f"{dtype}[{','.join(map(str, x.shape))}]"
+        if isinstance(x, list | tuple):
+            inner = ", ".join(fmt(v) for v in x)
+            return f"[{inner}]" if isinstance(x, list) else f"({inner})"
+        if isinstance(x, dict):
+            return "{" + ", ".join(f"{k}={fmt(v)}" for k, v in x.items()) + "}"
+        text = repr(x)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    parts = [fmt(sample.input), *(fmt(a) for a in sample.args)]
+    parts += [f"{k}={fmt(v)}" for k, v in sample.kwargs.items()]
+    return ", ".join(parts)
+
+
+def _leaves(value: Any) -> tuple[list[Any], Any]:
+    from torch.utils._pytree import tree_flatten
+
+    return tree_flatten(value)
+
+
+#: Ops whose output values are unspecified (uninitialized memory): only structure,
+#: shapes and dtypes are compared.
+UNSPECIFIED_VALUES = frozenset(
+    {"empty", "empty_like", "empty_permuted", "empty_strided", "new_empty", "new_empty_strided"}
+)
+
+#: Ops whose arguments at these positions (0 = first after the input) must stay on CPU
+#: on every device (PyTorch checks it), so the sweep does not move them.
+CPU_ARGS: dict[str, tuple[int, ...]] = {"tensor_split": (0,)}
+
+
+def to_device(sample: Any, device: str, op_name: str = "") -> Any:
+    """A copy of ``sample`` with every tensor on ``device`` (leaves keep requires_grad).
+
+    A ``device`` keyword (factories such as ``arange`` or ``randn``) names ``device`` too;
+    arguments listed in :data:`CPU_ARGS` stay on CPU.
+    """
+    import torch
+
+    def move(t: Any) -> Any:
+        if not isinstance(t, torch.Tensor):
+            return t  # SampleInput.transform also hands over dtypes
+        moved = t.detach().to(device)
+        return moved.requires_grad_(t.requires_grad) if moved.is_floating_point() else moved
+
+    moved = sample.transform(move)
+    if moved.kwargs.get("device") is not None:
+        moved.kwargs["device"] = device
+    keep = CPU_ARGS.get(op_name, ())
+    if keep:
+        moved.args = tuple(sample.args[i] if i in keep else a for i, a in enumerate(moved.args))
+    return moved
+
+
+def call(op: Any, sample: Any) -> Any:
+    return op(sample.input, *sample.args, **sample.kwargs)
+
+
+def fetch(area: LazyArea, value: Any) -> Any:
+    """Sync the lazy tensors in ``value`` (one graph), then copy every leaf to CPU."""
+    import torch
+    from torch.utils._pytree import tree_map
+
+    leaves, _ = _leaves(value)
+    if not any(isinstance(x, torch.Tensor) for x in leaves):
+        return value  # e.g. a torch.Size, which a tree_map would turn into a tuple
+    lazy = [x for x in leaves if isinstance(x, torch.Tensor) and x.device.type == area.device]
+    if lazy:
+        area.sync_multi(lazy)
+
+    def to_cpu(x: Any) -> Any:
+        if isinstance(x, torch.Tensor):
+            return x.detach().to("cpu")
+        return x
+
+    return tree_map(to_cpu, value)
+
+
+def compare(actual: Any, expected: Any, tolerance: tuple[float, float] | None) -> str:
+    """'' when ``actual`` matches ``expected`` output by output, else what differs.
+
+    Structure (the pytree spec: tuple arity, container types), then per leaf shape, dtype
+    and values through ``torch.testing.assert_close`` (NaNs equal; ``tolerance`` is
+    (atol, rtol) to override the per-dtype defaults).
+    """
+    import torch
+
+    got, got_spec = _leaves(actual)
+    want, want_spec = _leaves(expected)
+    if len(got) != len(want):
+        return f"output structure differs: {len(got)} outputs, expected {len(want)}"
+    for i, (a, e) in enumerate(zip(got, want, strict=True)):
+        where = "output" if len(want) == 1 else f"output[{i}]"
+        if isinstance(e, torch.Tensor) != isinstance(a, torch.Tensor):
+            return f"{where}: got {type(a).__name__}, expected {type(e).__name__}"
+        kwargs: dict[str, Any] = {"equal_nan": True}
+        if tolerance is not None:
+            kwargs["atol"], kwargs["rtol"] = tolerance
+        if isinstance(e, torch.Tensor):
+            if a.shape != e.shape:
+                return f"{where}: shape {tuple(a.shape)}, expected {tuple(e.shape)}"
+            if a.dtype != e.dtype:
+                return f"{where}: dtype {a.dtype}, expected {e.dtype} (values not compared)"
+        try:
+            torch.testing.assert_close(a, e, **kwargs)
+        except AssertionError as exc:
+            detail = " ".join(str(exc).split())
+            return f"{where}: {detail}"
+    if got_spec != want_spec:
+        return f"output structure differs: {got_spec}, expected {want_spec}"
+    return ""
+
+
+def _seeded(seed: int, fn: Callable[[], Any]) -> Any:
+    import torch
+
+    torch.manual_seed(seed)
+    return fn()
+
+
+def is_random(op: Any, sample: Any, seed: int, expected: Any, grads: bool = False) -> bool:
+    """Whether CPU itself gives other values under another seed (a random op)."""
+    try:
+        again = _seeded(seed + 1, lambda: _evaluate(op, _clone(sample), grads))
+    except Exception:
+        return False
+    return compare(again, expected, None) != ""
+
+
+def dispatch_of(area: LazyArea) -> tuple[str, tuple[str, ...]]:
+    """(``native`` or ``fallback``, the ``aten::*`` fallback counters) from the counters."""
+    fallbacks = tuple(sorted(n for n in area.counter_names() if n.startswith("aten::")))
+    return ("fallback" if fallbacks else "native"), fallbacks
+
+
+def run_sample(
+    area: LazyArea,
+    op: Any,
+    sample: Any,
+    index: int,
+    *,
+    seed: int,
+    tolerance: tuple[float, float] | None,
+    grads: bool = False,
+) -> SampleOutcome:
+    """Run one sample on CPU and on the lazy device and classify it (see module doc)."""
+    try:
+        expected = _seeded(seed, lambda: _evaluate(op, _clone(sample), grads))
+    except Exception as exc:
+        return SampleOutcome(index, "skipped", f"CPU raised {_one_line(exc)}"[:300])
+    klass, fallbacks, actual, error = _on_device(area, op, sample, seed, grads)
+    cleanup_error = _cleanup(area)
+    if error or cleanup_error:
+        return SampleOutcome(index, "error", (error or cleanup_error)[:500], fallbacks)
+    problem = compare(actual, expected, tolerance)
+    if problem and (op.name in UNSPECIFIED_VALUES or is_random(op, sample, seed, expected, grads)):
+        # CPU's own values vary (an RNG, or uninitialized memory as in torch.empty):
+        # only structure, shapes and dtypes compare.
+        got, want = _shapes(actual), _shapes(expected)
+        problem = "" if got == want else f"shapes/dtypes {got}, expected {want}"
+    if problem:
+        return SampleOutcome(index, "wrong", problem[:500], fallbacks)
+    return SampleOutcome(index, klass, "", fallbacks)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _clone(sample: Any) -> Any:
+    """A copy of ``sample`` (ops that write into their inputs must not change the original)."""
+    import torch
+
+    def copy(t: Any) -> Any:
+        if not isinstance(t, torch.Tensor):
+            return t
+        return t.detach().clone().requires_grad_(t.requires_grad)
+
+    return sample.transform(copy)
+
+
+def _on_device(
+    area: LazyArea, op: Any, sample: Any, seed: int, grads: bool
+) -> tuple[str, tuple[str, ...], Any, str]:
+    """(dispatch class, fallbacks, CPU copy of the outputs, error text) on the device.
+
+    Every lazy tensor of the sample is local to this frame, so none outlives the call.
+    """
+    stage = "moving the inputs to the device"
+    _stepper.append(area.mark_step)
+    try:
+        lazy_sample = to_device(sample, area.device, op.name)
+        area.mark_step()
+        area.reset_metrics()
+        stage = "running the op"
+        produced = _seeded(seed, lambda: _evaluate(op, lazy_sample, grads))
+        klass, fallbacks = dispatch_of(area)
+        stage = "syncing the outputs and copying them to CPU"
+        return klass, fallbacks, fetch(area, produced), ""
+    except Exception as exc:
+        return "error", dispatch_of(area)[1], None, f"{stage}: {_one_line(exc)}"
+    finally:
+        _stepper.pop()
+
+
+def _cleanup(area: LazyArea) -> str:
+    """Step the device so the next sample starts clean; '' or what went wrong.
+
+    A failed sample can leave a broken lazy tensor alive (held by a traceback cycle):
+    after a failed step, collect garbage and step again.
+    """
+    try:
+        area.mark_step()
+        return ""
+    except Exception as exc:
+        import contextlib
+        import gc
+
+        gc.collect()
+        with contextlib.suppress(Exception):
+            area.mark_step()
+        return f"mark_step after the sample: {_one_line(exc)}"
+
+
+def _shapes(value: Any) -> Any:
+    import torch
+    from torch.utils._pytree import tree_map
+
+    return tree_map(
+        lambda x: (tuple(x.shape), str(x.dtype)) if isinstance(x, torch.Tensor) else x, value
+    )
+
+
+def _evaluate(op: Any, sample: Any, grads: bool) -> Any:
+    """The op's outputs, or with ``grads`` the gradients of its outputs w.r.t. its inputs."""
+    out = call(op, sample)
+    if not grads:
+        return out
+    import torch
+
+    process = getattr(sample, "output_process_fn_grad", None)
+    if process is not None:
+        out = process(out)
+    outs = [
+        t
+        for t in _leaves(out)[0]
+        if isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()
+    ]
+    inputs = [
+        t
+        for t in _leaves((sample.input, sample.args, sample.kwargs))[0]
+        if isinstance(t, torch.Tensor) and t.requires_grad
+    ]
+    if not outs or not inputs:
+        return None
+    total = sum((o.sum() for o in outs[1:]), outs[0].sum())
+    return torch.autograd.grad(total, inputs, allow_unused=True)
+
+
+def samples(op: Any, dtype_name: str, *, grads: bool, limit: int | None) -> Iterator[Any]:
+    """The op's CPU sample inputs for ``dtype_name``, at most ``limit`` of them."""
+    generator = op.sample_inputs("cpu", torch_dtype(dtype_name), requires_grad=grads)
+    for i, sample in enumerate(generator):
+        if limit is not None and i >= limit:
+            return
+        yield sample
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def generate(metafunc: pytest.Metafunc, *, grads: bool) -> None:
+    """Parametrize an op test by op name and dtype (no sample is drawn here)."""
+    config = metafunc.config
+    dtypes = config.getoption("conformance_dtypes") or DEFAULT_DTYPES
+    timeout = pytest.mark.timeout(config.getoption("conformance_op_timeout"))
+    ops = op_db()
+    params = [
+        pytest.param(name, dtype, id=f"{name}-{dtype}", marks=timeout)
+        for name in select_ops(config.getoption("conformance_ops"))
+        for dtype in dtypes
+        if supports(ops[name], dtype, grads=grads)
+    ]
+    metafunc.parametrize(("op_name", "dtype"), params)
+
+
+def _sample_limit(request: pytest.FixtureRequest, op_name: str) -> int | None:
+    """How many samples a test runs: all, or one in the smoke tier.
+
+    Ops listed in the manifest always run every sample, so a strict expected failure
+    stays decidable in any tier; so do the ops of the full-sample fraction.
+    """
+    state = state_of(request.config)
+    if state.tier == "full" or PROP_CATEGORY in dict(request.node.user_properties):
+        return None
+    return None if in_full_sample(op_name, state.full_sample) else 1
+
+
+def _aten_name(counter: str) -> str:
+    """``abs`` for the fallback counter ``aten::abs.out``."""
+    return counter.removeprefix("aten::").split(".")[0]
+
+
+def sweep(
+    request: pytest.FixtureRequest, area: LazyArea, op_name: str, dtype: str, *, grads: bool
+) -> None:
+    """Run every sample of one op test, record its class, fail or skip as the module says."""
+    state = state_of(request.config)
+    op = op_db()[op_name]
+    manifest = state.manifest
+    tolerance = manifest.tolerance(op_name, dtype) if manifest is not None else None
+    declared = set(getattr(area, "native_ops", None) or ())
+    must_be_native = manifest is not None and manifest.declares_native(op_name, dtype)
+    seed = zlib.crc32(str(dict(request.node.user_properties)[PROP_ID]).encode())
+    outcome = OpOutcome()
+    descriptions: dict[int, str] = {}
+    limit = _sample_limit(request, op_name)
+    for index, sample in enumerate(samples(op, dtype, grads=grads, limit=limit)):
+        result = run_sample(
+            area, op, sample, index, seed=seed + index, tolerance=tolerance, grads=grads
+        )
+        outcome.samples.append(result)
+        if result.klass != "native":
+            descriptions[index] = describe(sample)
+    request.node.user_properties += [
+        (PROP_DISPATCH, outcome.klass),
+        (PROP_FALLBACKS, outcome.fallbacks),
+    ]
+    if outcome.klass == "skipped":
+        reasons = sorted({s.message for s in outcome.samples})
+        pytest.skip(
+            f"no sample to compare: CPU raised on every sample ({'; '.join(reasons)[:300]})"
+            if outcome.samples
+            else f"OpInfo yields no {dtype} sample for {op_name}"
+        )
+    problems = [s for s in outcome.ran if s.klass in ("wrong", "error")]
+    for s in outcome.ran:
+        if s.klass != "fallback":
+            continue
+        claimed = [f for f in s.fallbacks if _aten_name(f) in declared]
+        if must_be_native or claimed:
+            detail = (
+                f"which the backend declares native (native_ops): {', '.join(claimed)}"
+                if claimed
+                else "but the manifest declares the op native"
+            )
+            s.message = f"fell back to CPU ({', '.join(s.fallbacks)}), {detail}"
+            problems.append(s)
+    if problems:
+        problems.sort(key=lambda s: s.index)
+        first = problems[0]
+        summary = ", ".join(f"{n} {k}" for k, n in outcome.counts().items() if n)
+        pytest.fail(
+            f"{first.klass}: sample {first.index} ({descriptions[first.index]}): "
+            f"{first.message} [{len(problems)} of {len(outcome.samples)} samples failed; "
+            f"{summary}]",
+            pytrace=False,
+        )

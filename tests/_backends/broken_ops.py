@@ -1,0 +1,129 @@
+"""Deliberately broken lazy backends for the op sweep (``conformance/lazy/test_ops.py``).
+
+Each is the reference lazy device with one bug patched in at ``init()`` (inside the child
+pytest only). ``tests/test_ops_broken_backends.py`` runs the sweep on a few ops against
+each and checks the bug is caught and reported for the right op.
+
+Name one as ``--backend=broken_ops:<attribute>``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from conformance.backends._reference_lazy import ReferenceLazyArea
+
+
+def _silent_fallback() -> None:
+    """Bug: abs quietly runs as a CPU fallback although native_ops (LOWERED) lists it."""
+    from reference_impl.lazy import tensor
+
+    real = tensor.dispatch
+
+    def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if tensor.op_name(func) == "abs":
+            return tensor.fallback(func, args, kwargs)
+        return real(func, args, kwargs)
+
+    tensor.dispatch = dispatch  # type: ignore[assignment]
+
+
+def _wrong_second_output() -> None:
+    """Bug: topk's second output (the indices) is off by one; the values are right."""
+    from reference_impl.lazy import executor
+
+    real = executor.run_node
+
+    def run_node(node: Any, inputs: list[Any]) -> Any:
+        out = real(node, inputs)
+        if node.op == "aten::topk":
+            values, indices = out
+            return values, indices + 1
+        return out
+
+    executor.run_node = run_node  # type: ignore[assignment]
+
+
+def _wrong_dtype() -> None:
+    """Bug: neg computes the right values but returns them as float64 for any input."""
+    import torch
+
+    from reference_impl.lazy import tensor
+
+    real = tensor.dispatch
+
+    def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        out = real(func, args, kwargs)
+        if tensor.op_name(func) == "neg":
+            return real(torch.ops.aten._to_copy.default, (out,), {"dtype": torch.float64})
+        return out
+
+    tensor.dispatch = dispatch  # type: ignore[assignment]
+
+
+def _slightly_off() -> None:
+    """Bug: neg is off by 1e-3 (a tolerance rule in the manifest can accept it)."""
+    from reference_impl.lazy import executor
+
+    real = executor.run_node
+
+    def run_node(node: Any, inputs: list[Any]) -> Any:
+        out = real(node, inputs)
+        return out + 1e-3 if node.op == "aten::neg" else out
+
+    executor.run_node = run_node  # type: ignore[assignment]
+
+
+def _on_op(name: str, action: Callable[[], None]) -> Callable[[], None]:
+    """A bug that runs ``action`` whenever op ``name`` reaches the device."""
+
+    def patch() -> None:
+        from reference_impl.lazy import tensor
+
+        real = tensor.dispatch
+
+        def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if tensor.op_name(func) == name:
+                action()
+            return real(func, args, kwargs)
+
+        tensor.dispatch = dispatch  # type: ignore[assignment]
+
+    return patch
+
+
+class BrokenOpsArea(ReferenceLazyArea):
+    """The reference lazy area with ``bug`` patched in at ``init()``."""
+
+    def __init__(self, bug: Callable[[], None]) -> None:
+        self._bug = bug
+        self._patched = False
+
+    def init(self) -> None:
+        super().init()
+        if not self._patched:
+            self._bug()
+            self._patched = True
+
+
+class BrokenBackend:
+    """A backend with only a lazy area; no manifest, so every failure counts."""
+
+    version = "0"
+    device = "cpu"
+    expectations = None
+
+    def __init__(self, name: str, bug: Callable[[], None]) -> None:
+        self.name = name
+        self.lazy = BrokenOpsArea(bug)
+
+
+silent_fallback = BrokenBackend("silent-fallback", _silent_fallback)
+wrong_second_output = BrokenBackend("wrong-second-output", _wrong_second_output)
+wrong_dtype = BrokenBackend("wrong-dtype", _wrong_dtype)
+slightly_off = BrokenBackend("slightly-off", _slightly_off)
+aborts_on_cos = BrokenBackend("aborts-on-cos", _on_op("cos", os.abort))
+hangs_on_sin = BrokenBackend("hangs-on-sin", _on_op("sin", lambda: time.sleep(600)))
