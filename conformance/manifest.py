@@ -169,18 +169,26 @@ def parse_manifest(text: str, path: Path | None = None) -> Manifest:
     return manifest
 
 
-def _parse_op(entry: object, where: str, line: int) -> OpRule:
+def _checked_table(
+    entry: object, where: str, kind: str, allowed: set[str], required: tuple[str, ...]
+) -> dict[str, Any]:
+    """``entry`` as a table, after checking its keys and its required string fields."""
     if not isinstance(entry, dict):
-        raise ManifestError(f"{where}: an [[op]] entry must be a table")
-    unknown = sorted(set(entry) - OP_KEYS)
+        raise ManifestError(f"{where}: an [[{kind}]] entry must be a table")
+    unknown = sorted(set(entry) - allowed)
     if unknown:
         raise ManifestError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(OP_KEYS))}"
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
-    for key in ("op", "reason"):
+    for key in required:
         value = entry.get(key)
         if not isinstance(value, str) or not value.strip():
             raise ManifestError(f"{where}: '{key}' is required and must be a non-empty string")
+    return entry
+
+
+def _parse_op(entry: object, where: str, line: int) -> OpRule:
+    entry = _checked_table(entry, where, "op", OP_KEYS, required=("op", "reason"))
     dtypes = entry.get("dtypes")
     if dtypes is not None and (
         not isinstance(dtypes, list) or not all(isinstance(d, str) and d for d in dtypes)
@@ -214,17 +222,7 @@ def _parse_op(entry: object, where: str, line: int) -> OpRule:
 
 
 def _parse_entry(entry: object, where: str, line: int) -> Expectation:
-    if not isinstance(entry, dict):
-        raise ManifestError(f"{where}: an [[expect]] entry must be a table")
-    unknown = sorted(set(entry) - ENTRY_KEYS)
-    if unknown:
-        raise ManifestError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: test, reason, category"
-        )
-    for key in ("test", "reason"):
-        value = entry.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise ManifestError(f"{where}: '{key}' is required and must be a non-empty string")
+    entry = _checked_table(entry, where, "expect", ENTRY_KEYS, required=("test", "reason"))
     category = entry.get("category", "failing")
     if category not in CATEGORIES:
         raise ManifestError(f"{where}: category {category!r} is not one of {', '.join(CATEGORIES)}")

@@ -45,15 +45,8 @@ CATCHING_TESTS: dict[str, list[str]] = {
 
 
 def _assert_caught(run_suite: RunSuite, broken: str) -> None:
-    run = run_suite(SUITE, f"broken_lazy:{broken}", "-q")
-    assert run.outcomes, f"no report from the child run:\n{run.text()}"
-    assert run.ret != 0, f"the lazy suite passed on broken_lazy:{broken}:\n{run.text()}"
-    failed = set(run.failed_ids())
-    missed = [test for test in CATCHING_TESTS[broken] if test not in failed]
-    assert not missed, (
-        f"broken_lazy:{broken}: these tests should have failed but were "
-        f"{[run.outcomes.get(t, 'not collected') for t in missed]}: {missed}\n"
-        f"failed instead: {sorted(failed)}"
+    run_suite(SUITE, f"broken_lazy:{broken}", "-q").assert_caught_by(
+        CATCHING_TESTS[broken], f"broken_lazy:{broken}"
     )
 
 
@@ -65,11 +58,8 @@ def test_broken_lazy_backend_is_caught(run_suite: RunSuite, broken: str) -> None
 
 def test_reference_passes_every_catching_test(run_suite: RunSuite) -> None:
     """The reference passes the whole lazy suite, including every test listed above."""
-    run = run_suite(SUITE, "reference", "-q")
-    assert run.ret == 0, run.text()
     catching = sorted({test for tests in CATCHING_TESTS.values() for test in tests})
-    not_passed = {t: run.outcomes.get(t, "not collected") for t in catching}
-    assert {t: o for t, o in not_passed.items() if o != "passed"} == {}
+    run_suite(SUITE, "reference", "-q").assert_all_passed(catching)
 
 
 def test_xla_dialect_goldens_compare_structurally(run_suite: RunSuite) -> None:

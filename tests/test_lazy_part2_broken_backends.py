@@ -70,15 +70,7 @@ def test_broken_backend_is_caught(run_suite: RunSuite, broken: str) -> None:
     """The modules for the bug fail on the broken backend, in the tests written for it."""
     modules, tests, texts = CATCHING[broken]
     run = run_suite(modules[0], f"broken_lazy2:{broken}", *modules[1:], "-q")
-    assert run.outcomes, f"no report from the child run:\n{run.text()}"
-    assert run.ret != 0, f"the suite passed on broken_lazy2:{broken}:\n{run.text()}"
-    failed = set(run.failed_ids())
-    missed = [t for t in tests if t not in failed]
-    assert not missed, (
-        f"broken_lazy2:{broken}: these tests should have failed but were "
-        f"{[run.outcomes.get(t, 'not collected') for t in missed]}: {missed}\n"
-        f"failed instead: {sorted(failed)}"
-    )
+    run.assert_caught_by(tests, f"broken_lazy2:{broken}")
     output = run.text()
     for text in texts:
         assert text in output, f"{text!r} missing from the failure output:\n{output[-4000:]}"
@@ -87,8 +79,5 @@ def test_broken_backend_is_caught(run_suite: RunSuite, broken: str) -> None:
 def test_reference_passes_every_catching_test(run_suite: RunSuite) -> None:
     """The reference passes all modules used above, including every catching test."""
     modules = sorted({m for mods, _, _ in CATCHING.values() for m in mods})
-    run = run_suite(modules[0], "reference", *modules[1:], "-q")
-    assert run.ret == 0, run.text()
     catching = sorted({t for _, tests, _ in CATCHING.values() for t in tests})
-    not_passed = {t: run.outcomes.get(t, "not collected") for t in catching}
-    assert {t: o for t, o in not_passed.items() if o != "passed"} == {}
+    run_suite(modules[0], "reference", *modules[1:], "-q").assert_all_passed(catching)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conformance.backends._reference_lazy import ReferenceLazyArea
+from broken_lazy import BrokenBackend  # one "reference + one patched bug" backend for all
 
 
 def _silent_fallback() -> None:
@@ -93,32 +93,6 @@ def _on_op(name: str, action: Callable[[], None]) -> Callable[[], None]:
         tensor.dispatch = dispatch  # type: ignore[assignment]
 
     return patch
-
-
-class BrokenOpsArea(ReferenceLazyArea):
-    """The reference lazy area with ``bug`` patched in at ``init()``."""
-
-    def __init__(self, bug: Callable[[], None]) -> None:
-        self._bug = bug
-        self._patched = False
-
-    def init(self) -> None:
-        super().init()
-        if not self._patched:
-            self._bug()
-            self._patched = True
-
-
-class BrokenBackend:
-    """A backend with only a lazy area; no manifest, so every failure counts."""
-
-    version = "0"
-    device = "cpu"
-    expectations = None
-
-    def __init__(self, name: str, bug: Callable[[], None]) -> None:
-        self.name = name
-        self.lazy = BrokenOpsArea(bug)
 
 
 silent_fallback = BrokenBackend("silent-fallback", _silent_fallback)
