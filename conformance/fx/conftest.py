@@ -86,6 +86,20 @@ def swap_sin_for_cos() -> Callable[[fx.GraphModule], None]:
     return _swap_sin_for_cos
 
 
+@pytest.fixture
+def stale_edited_gm(lazy_fx: FxArea, net: SinNet, x: torch.Tensor) -> fx.GraphModule:
+    """A lazy module of ``net`` that ran once, was edited (sin -> cos) and ``recompile()``d.
+
+    The state most realize-on-demand bugs show up in: code was generated before, the
+    graph changed since, and the regeneration is pending. Compare it to ``edited_net``.
+    """
+    gm = fx.symbolic_trace(net)
+    torch.testing.assert_close(gm(x), net(x))
+    _swap_sin_for_cos(gm)
+    gm.recompile()
+    return gm
+
+
 class CodegenCounter:
     """Records every generation of runnable code, i.e. every ``Graph.python_code`` call.
 

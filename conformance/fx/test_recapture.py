@@ -28,12 +28,9 @@ def test_symbolic_trace_recapture(lazy_fx, net, x):
     assert_close(retraced(x), net(x))
 
 
-def test_symbolic_trace_recaptures_the_edit(lazy_fx, net, x, swap_sin_for_cos, edited_net):
+def test_symbolic_trace_recaptures_the_edit(lazy_fx, x, edited_net, stale_edited_gm):
     """symbolic_trace of a stale edited module captures the edited graph."""
-    gm = fx.symbolic_trace(net)
-    assert_close(gm(x), net(x))
-    swap_sin_for_cos(gm)
-    gm.recompile()
+    gm = stale_edited_gm
     retraced = fx.symbolic_trace(gm)
     assert_close(retraced(x), edited_net(x))
 
@@ -48,12 +45,9 @@ def test_make_fx_recapture(lazy_fx, net, x):
     assert_close(captured(x), net(x))
 
 
-def test_make_fx_recaptures_the_edit(lazy_fx, net, x, swap_sin_for_cos, edited_net):
+def test_make_fx_recaptures_the_edit(lazy_fx, x, edited_net, stale_edited_gm):
     """make_fx of a stale edited module captures the edited graph."""
-    gm = fx.symbolic_trace(net)
-    assert_close(gm(x), net(x))
-    swap_sin_for_cos(gm)
-    gm.recompile()
+    gm = stale_edited_gm
     captured = make_fx(gm)(x)
     assert_close(captured(x), edited_net(x))
 
@@ -68,12 +62,9 @@ def test_torch_compile_recapture(lazy_fx, net, x):
 
 
 @pytest.mark.usefixtures("fresh_dynamo")
-def test_torch_compile_recaptures_the_edit(lazy_fx, net, x, swap_sin_for_cos, edited_net):
+def test_torch_compile_recaptures_the_edit(lazy_fx, x, edited_net, stale_edited_gm):
     """torch.compile of a stale edited module compiles the edited graph."""
-    gm = fx.symbolic_trace(net)
-    assert_close(gm(x), net(x))
-    swap_sin_for_cos(gm)
-    gm.recompile()
+    gm = stale_edited_gm
     assert_close(torch.compile(gm, backend="eager")(x), edited_net(x))
 
 
@@ -103,10 +94,7 @@ def test_jit_script(lazy_fx, net, x):
 # TorchScript warns that it is deprecated and about GraphModule's own annotations.
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:The TorchScript type system:UserWarning")
-def test_jit_script_sees_the_edit(lazy_fx, net, x, swap_sin_for_cos, edited_net):
+def test_jit_script_sees_the_edit(lazy_fx, x, edited_net, stale_edited_gm):
     """torch.jit.script of a stale edited module scripts the edited graph."""
-    gm = fx.symbolic_trace(net)
-    assert_close(gm(x), net(x))
-    swap_sin_for_cos(gm)
-    gm.recompile()
+    gm = stale_edited_gm
     assert_close(torch.jit.script(gm)(x), edited_net(x))

@@ -31,12 +31,9 @@ def test_pickling_realizes_the_source(lazy_fx, net):
     assert not lazy_fx.needs_recompile(gm)
 
 
-def test_pickle_saves_the_edit(lazy_fx, net, x, swap_sin_for_cos, edited_net):
+def test_pickle_saves_the_edit(lazy_fx, x, edited_net, stale_edited_gm):
     """Pickling a stale edited module saves the edited code, not the stale one."""
-    gm = fx.symbolic_trace(net)
-    assert_close(gm(x), net(x))
-    swap_sin_for_cos(gm)
-    gm.recompile()
+    gm = stale_edited_gm
     loaded = pickle.loads(pickle.dumps(gm))
     assert_close(loaded(x), edited_net(x))
 
@@ -54,12 +51,9 @@ def test_deepcopy_stays_lazy(lazy_fx, net, x):
     assert_close(gm(x), net(x))
 
 
-def test_deepcopy_copies_the_edit(lazy_fx, net, x, swap_sin_for_cos, edited_net):
+def test_deepcopy_copies_the_edit(lazy_fx, x, edited_net, stale_edited_gm):
     """deepcopy of a stale edited module computes the edited graph."""
-    gm = fx.symbolic_trace(net)
-    assert_close(gm(x), net(x))
-    swap_sin_for_cos(gm)
-    gm.recompile()
+    gm = stale_edited_gm
     assert_close(copy.deepcopy(gm)(x), edited_net(x))
 
 
@@ -83,21 +77,15 @@ def test_package_round_trip(lazy_fx, net, x):
 
 
 @pytest.mark.filterwarnings("ignore:TypedStorage is deprecated:UserWarning")
-def test_package_saves_the_edit(lazy_fx, net, x, swap_sin_for_cos, edited_net):
+def test_package_saves_the_edit(lazy_fx, x, edited_net, stale_edited_gm):
     """torch.package of a stale edited module saves the edited code."""
-    gm = fx.symbolic_trace(net)
-    assert_close(gm(x), net(x))
-    swap_sin_for_cos(gm)
-    gm.recompile()
+    gm = stale_edited_gm
     assert_close(_package_round_trip(gm)(x), edited_net(x))
 
 
-def test_to_folder_imports_and_agrees(lazy_fx, net, x, swap_sin_for_cos, edited_net, tmp_path):
+def test_to_folder_imports_and_agrees(lazy_fx, x, edited_net, tmp_path, stale_edited_gm):
     """to_folder on a stale edited module writes a package that imports and runs the edit."""
-    gm = fx.symbolic_trace(net)
-    assert_close(gm(x), net(x))
-    swap_sin_for_cos(gm)
-    gm.recompile()
+    gm = stale_edited_gm
     package = "lazy_fx_exported"
     gm.to_folder(tmp_path / package, module_name="Exported")
     sys.path.insert(0, str(tmp_path))
