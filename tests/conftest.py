@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import conformance
+from conformance.results import CaseResult, build_report, write_report
 
 BACKENDS_DIR = Path(__file__).parent / "_backends"
 #: The op sweep's module, wherever conformance is installed (--ignore needs a real path).
@@ -71,6 +72,20 @@ class SuiteRun:
 
 
 RunSuite = Callable[..., SuiteRun]
+
+
+def write_synthetic_report(path: Path, backend: dict[str, Any], results: list[CaseResult]) -> Path:
+    """Write a report as the plugin would, for tests of the commands that read reports."""
+    report = build_report(
+        backend=backend,
+        results=results,
+        expectations=None,
+        unmatched=[],
+        exitstatus=0,
+        torch_version="2.13.0",
+    )
+    write_report(path, report)
+    return path
 
 
 @pytest.fixture

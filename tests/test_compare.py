@@ -10,22 +10,15 @@ from pathlib import Path
 import pytest
 
 from conformance.__main__ import main
-from conformance.results import CaseResult, build_report, write_report
+from conformance.results import CaseResult
+from tests.conftest import write_synthetic_report
 
 
 def _report(tmp_path: Path, name: str, outcomes: dict[str, str]) -> Path:
     results = [CaseResult(id=i, area=i.split("/")[0], outcome=o) for i, o in outcomes.items()]
-    report = build_report(
-        backend={"name": "b", "version": name},
-        results=results,
-        expectations=None,
-        unmatched=[],
-        exitstatus=0,
-        torch_version="2.13.0",
+    return write_synthetic_report(
+        tmp_path / f"{name}.json", {"name": "b", "version": name}, results
     )
-    path = tmp_path / f"{name}.json"
-    write_report(path, report)
-    return path
 
 
 BASE = {

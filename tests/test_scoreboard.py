@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conformance.__main__ import main
-from conformance.results import CaseResult, build_report, write_report
+from conformance.results import CaseResult, write_report
 from conformance.scoreboard import op_class
-from tests.conftest import RunSuite
+from tests.conftest import RunSuite, write_synthetic_report
 
 
 def _op(op: str, outcome: str, dispatch: str, reason: str = "") -> CaseResult:
@@ -25,16 +25,8 @@ def _op(op: str, outcome: str, dispatch: str, reason: str = "") -> CaseResult:
 
 
 def _report(path: Path, name: str, results: list[CaseResult]) -> Path:
-    report = build_report(
-        backend={"name": name, "spec": name, "version": "1.0", "device": "cpu", "areas": []},
-        results=results,
-        expectations=None,
-        unmatched=[],
-        exitstatus=0,
-        torch_version="2.13.0",
-    )
-    write_report(path, report)
-    return path
+    backend = {"name": name, "spec": name, "version": "1.0", "device": "cpu", "areas": []}
+    return write_synthetic_report(path, backend, results)
 
 
 @pytest.fixture

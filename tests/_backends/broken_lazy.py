@@ -96,6 +96,23 @@ def _ir_dim_off_by_one() -> None:
     text.node_line = node_line  # type: ignore[assignment]
 
 
+def offset_op(op: str, delta: float) -> Callable[[], None]:
+    """A bug: the compiled node ``op`` (e.g. ``"aten::relu"``) returns values ``delta`` too high."""
+
+    def patch() -> None:
+        from reference_impl.lazy import executor
+
+        real = executor.run_node
+
+        def run_node(node: Any, inputs: list[Any]) -> Any:
+            out = real(node, inputs)
+            return out + delta if node.op == op else out
+
+        executor.run_node = run_node  # type: ignore[assignment]
+
+    return patch
+
+
 class BrokenLazyArea(ReferenceLazyArea):
     """The reference lazy area with ``bug`` patched in at ``init()``."""
 

@@ -14,7 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from broken_lazy import BrokenBackend  # one "reference + one patched bug" backend for all
+from broken_lazy import (  # one "reference + one patched bug" backend for all
+    BrokenBackend,
+    offset_op,
+)
 
 
 def _silent_fallback() -> None:
@@ -64,19 +67,6 @@ def _wrong_dtype() -> None:
     tensor.dispatch = dispatch  # type: ignore[assignment]
 
 
-def _slightly_off() -> None:
-    """Bug: neg is off by 1e-3 (a tolerance rule in the manifest can accept it)."""
-    from reference_impl.lazy import executor
-
-    real = executor.run_node
-
-    def run_node(node: Any, inputs: list[Any]) -> Any:
-        out = real(node, inputs)
-        return out + 1e-3 if node.op == "aten::neg" else out
-
-    executor.run_node = run_node  # type: ignore[assignment]
-
-
 def _on_op(name: str, action: Callable[[], None]) -> Callable[[], None]:
     """A bug that runs ``action`` whenever op ``name`` reaches the device."""
 
@@ -98,6 +88,8 @@ def _on_op(name: str, action: Callable[[], None]) -> Callable[[], None]:
 silent_fallback = BrokenBackend("silent-fallback", _silent_fallback)
 wrong_second_output = BrokenBackend("wrong-second-output", _wrong_second_output)
 wrong_dtype = BrokenBackend("wrong-dtype", _wrong_dtype)
-slightly_off = BrokenBackend("slightly-off", _slightly_off)
+slightly_off = BrokenBackend(
+    "slightly-off", offset_op("aten::neg", 1e-3)
+)  # a tolerance rule can accept it
 aborts_on_cos = BrokenBackend("aborts-on-cos", _on_op("cos", os.abort))
 hangs_on_sin = BrokenBackend("hangs-on-sin", _on_op("sin", lambda: time.sleep(600)))
