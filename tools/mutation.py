@@ -205,7 +205,10 @@ class Mutant:
     diff: str = ""
     #: ``None``: every test of the area; ``[]``: no test ran the lines.
     tests: list[str] | None = None
-    status: str = "pending"  # killed | survived | not-covered | crashed | timeout | equivalent
+    #: Lines whose coverage decides which tests can see the mutant (see :func:`statement_lines`).
+    lines: tuple[int, ...] = ()
+    #: killed | timeout | crashed | survived | not-covered | equivalent | invalid | pending
+    status: str = "pending"
     detail: str = ""
     seconds: float = 0.0
 
@@ -275,6 +278,33 @@ def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]
     return spans
 
 
+def statement_lines(tree: ast.Module, start: Sequence[int], end: Sequence[int]) -> tuple[int, ...]:
+    """The lines coverage reports for the code at ``start``..``end``.
+
+    Coverage records a statement that spans several lines at its first line (a decorated
+    ``def`` at its first decorator), so a mutant in the third line of a call, or in a
+    ``def``'s parameter list, is covered when that first line is.
+    """
+    lines = set(range(start[0], end[0] + 1))
+    innermost: ast.stmt | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and node.end_lineno is not None:
+            if (node.lineno, node.col_offset) <= (start[0], start[1]) and (start[0], start[1]) < (
+                node.end_lineno,
+                node.end_col_offset or 0,
+            ):
+                if innermost is None or (node.lineno, node.col_offset) >= (
+                    innermost.lineno,
+                    innermost.col_offset,
+                ):
+                    innermost = node
+    if innermost is not None:
+        lines.add(innermost.lineno)
+        for decorator in getattr(innermost, "decorator_list", ()):
+            lines.add(decorator.lineno)
+    return tuple(sorted(lines))
+
+
 def _inside(pos: Sequence[int], span: tuple[tuple[int, int], tuple[int, int]]) -> bool:
     return span[0] <= (pos[0], pos[1]) < span[1]
 
@@ -289,6 +319,7 @@ def enumerate_mutants(lane: Path, targets: Iterable[Target]) -> list[Mutant]:
         if missing:
             raise SystemExit(f"mutation: {target.path} has no definition {missing}; fix AREAS")
         spans = annotation_spans(source)
+        tree = ast.parse(source)
         with tempfile.TemporaryDirectory() as scratch:
             with use_db(str(Path(scratch) / "enumerate.sqlite"), WorkDB.Mode.create) as db:
                 cosmic_ray_init(
@@ -309,12 +340,28 @@ def enumerate_mutants(lane: Path, targets: Iterable[Target]) -> list[Mutant]:
             mutant.job_id = hashlib.sha1(mutant.ident.encode()).hexdigest()[:16]
             mutated = mutate_code(source, operator_named(spec.operator_name)(), spec.occurrence)
             mutant.diff = "" if mutated is None else unified_diff(source, mutated, target.path)
-            if any(_inside(spec.start_pos, span) for span in spans):
+            mutant.lines = statement_lines(tree, spec.start_pos, spec.end_pos)
+            if mutated is None or not _compiles(mutated, target.path):
+                mutant.status = "invalid"
+                mutant.detail = "the mutated module is not valid Python (never imported by anyone)"
+            elif any(_inside(spec.start_pos, span) for span in spans):
                 mutant.status = "equivalent"
                 mutant.detail = "inside an annotation of a module with postponed annotations"
             mutants.append(mutant)
     mutants.sort(key=lambda m: (m.module, m.spec.start_pos, m.operator, m.spec.occurrence))
     return mutants
+
+
+def _compiles(source: str, path: str) -> bool:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)  # `x is "literal"` mutants compile
+        try:
+            compile(source, path, "exec")
+        except SyntaxError:
+            return False
+    return True
 
 
 def mutated_source(lane: Path, spec: MutationSpec) -> tuple[str, str | None]:
@@ -436,9 +483,8 @@ def measure_coverage(lane: Path, area: Area, workdir: Path) -> dict[str, dict[in
 
 def select_tests(mutant: Mutant, lines: dict[int, set[str]]) -> list[str] | None:
     """The node ids that ran the mutant's lines; None for all of them; [] for none."""
-    first, last = mutant.spec.start_pos[0], mutant.spec.end_pos[0]
     labels: set[str] = set()
-    for line in range(first, last + 1):
+    for line in mutant.lines:
         labels |= lines.get(line, set())
     if "" in labels:
         return None  # ran outside any test (definition time): it can affect every test
@@ -605,7 +651,8 @@ def _record(db: WorkDB, mutant: Mutant, output: str) -> None:
         "survived": TestOutcome.SURVIVED,
         "not-covered": TestOutcome.SURVIVED,
     }.get(mutant.status)
-    worker = WorkerOutcome.SKIPPED if mutant.status == "equivalent" else WorkerOutcome.NORMAL
+    skipped = mutant.status in ("equivalent", "invalid")
+    worker = WorkerOutcome.SKIPPED if skipped else WorkerOutcome.NORMAL
     db.set_result(
         mutant.job_id,
         WorkResult(
@@ -629,6 +676,7 @@ def score(mutants: Iterable[Mutant]) -> dict[str, Any]:
     return {
         "mutants": sum(counts.values()),
         "equivalent": counts["equivalent"],
+        "invalid": counts["invalid"],
         "killed": killed,
         "timeout": counts["timeout"],
         "crashed": counts["crashed"],
@@ -674,13 +722,15 @@ def write_report(
         f"wall time {meta['wall_seconds']:.0f}s, {meta['jobs']} jobs, "
         f"sampling: {meta['sampling']}",
         "",
-        "| module | mutants | equivalent | killed | survived | not covered | not run | score |",
-        "|---|---|---|---|---|---|---|---|",
+        "| module | mutants | invalid | equivalent (annotations) | killed (of which crashed) "
+        "| survived | not covered | not run | score |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for module, s in [*report["modules"].items(), ("**total**", report["total"])]:
         lines.append(
-            f"| {module} | {s['mutants']} | {s['equivalent']} | {s['killed']} | {s['survived']} "
-            f"| {s['not_covered']} | {s['not_run']} | {s['score']}% |"
+            f"| {module} | {s['mutants']} | {s['invalid']} | {s['equivalent']} "
+            f"| {s['killed']} ({s['crashed']}) | {s['survived']} | {s['not_covered']} "
+            f"| {s['not_run']} | {s['score']}% |"
         )
     lines += ["", "## Survivors", ""]
     for m in mutants:
@@ -707,7 +757,7 @@ def run_area(name: str, args: argparse.Namespace) -> dict[str, Any]:
         mutants = [m for m in mutants if any(part in m.ident for part in args.only)]
     runnable: list[Mutant] = []
     for mutant in mutants:
-        if mutant.status == "equivalent":
+        if mutant.status in ("equivalent", "invalid"):
             continue
         mutant.tests = select_tests(mutant, lines[mutant.module])
         if mutant.tests == []:
@@ -726,7 +776,7 @@ def run_area(name: str, args: argparse.Namespace) -> dict[str, Any]:
     with use_db(str(session), WorkDB.Mode.create) as db:
         db.add_work_items(WorkItem.single(m.job_id, m.spec) for m in mutants)
         for mutant in mutants:
-            if mutant.status in ("equivalent", "not-covered"):
+            if mutant.status in ("equivalent", "invalid", "not-covered"):
                 _record(db, mutant, "")
         for module in _preload(area):
             __import__(module)
