@@ -153,7 +153,9 @@ class RemoveCallStatement(Operator):
             yield (node.start_pos, node.end_pos)
 
     def mutate(self, node: Any, index: int) -> Any:
-        return parso.python.tree.Keyword("pass", node.start_pos, prefix=node.get_first_leaf().prefix)
+        return parso.python.tree.Keyword(
+            "pass", node.start_pos, prefix=node.get_first_leaf().prefix
+        )
 
     @classmethod
     def examples(cls) -> list[Example]:
@@ -182,7 +184,7 @@ def operator_named(name: str) -> type[Operator]:
 
 
 def own_operator_specs(source: str, path: str) -> list[MutationSpec]:
-    """The mutations of :data:`OWN_OPERATORS` in ``source``, numbered as cosmic-ray numbers its own."""
+    """The mutations of :data:`OWN_OPERATORS` in ``source``, numbered as cosmic-ray numbers."""
     specs = []
     tree = get_ast(source)
     for name, operator_class in OWN_OPERATORS.items():
@@ -287,17 +289,14 @@ def statement_lines(tree: ast.Module, start: Sequence[int], end: Sequence[int]) 
     """
     lines = set(range(start[0], end[0] + 1))
     innermost: ast.stmt | None = None
+    position = (start[0], start[1])
     for node in ast.walk(tree):
-        if isinstance(node, ast.stmt) and node.end_lineno is not None:
-            if (node.lineno, node.col_offset) <= (start[0], start[1]) and (start[0], start[1]) < (
-                node.end_lineno,
-                node.end_col_offset or 0,
-            ):
-                if innermost is None or (node.lineno, node.col_offset) >= (
-                    innermost.lineno,
-                    innermost.col_offset,
-                ):
-                    innermost = node
+        if not isinstance(node, ast.stmt) or node.end_lineno is None:
+            continue
+        first, past = (node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset or 0)
+        inner = innermost is None or first >= (innermost.lineno, innermost.col_offset)
+        if first <= position < past and inner:
+            innermost = node
     if innermost is not None:
         lines.add(innermost.lineno)
         for decorator in getattr(innermost, "decorator_list", ()):
@@ -320,15 +319,15 @@ def enumerate_mutants(lane: Path, targets: Iterable[Target]) -> list[Mutant]:
             raise SystemExit(f"mutation: {target.path} has no definition {missing}; fix AREAS")
         spans = annotation_spans(source)
         tree = ast.parse(source)
-        with tempfile.TemporaryDirectory() as scratch:
-            with use_db(str(Path(scratch) / "enumerate.sqlite"), WorkDB.Mode.create) as db:
-                cosmic_ray_init(
-                    [lane / target.path], db, {}
-                )  # all core operators, default arguments
-                specs = [
-                    attrs.evolve(item.mutations[0], module_path=Path(target.path))
-                    for item in db.work_items
-                ]
+        with (
+            tempfile.TemporaryDirectory() as scratch,
+            use_db(str(Path(scratch) / "enumerate.sqlite"), WorkDB.Mode.create) as db,
+        ):
+            cosmic_ray_init([lane / target.path], db, {})  # every core operator, no arguments
+            specs = [
+                attrs.evolve(item.mutations[0], module_path=Path(target.path))
+                for item in db.work_items
+            ]
         specs += own_operator_specs(source, target.path)
         for spec in specs:
             line = spec.start_pos[0]
@@ -427,6 +426,10 @@ def _env(lane: Path) -> dict[str, str]:
     return env
 
 
+#: Extra pytest arguments from ``--pytest-arg``, appended to every run of every area.
+EXTRA_PYTEST_ARGS: list[str] = []
+
+
 def base_args(lane: Path, area: Area) -> list[str]:
     return [
         f"--rootdir={lane}",
@@ -435,6 +438,7 @@ def base_args(lane: Path, area: Area) -> list[str]:
         "no:cacheprovider",
         "-q",
         *area.pytest_args,
+        *EXTRA_PYTEST_ARGS,
     ]
 
 
@@ -719,8 +723,7 @@ def write_report(
         "",
         f"{meta['command']}",
         "",
-        f"wall time {meta['wall_seconds']:.0f}s, {meta['jobs']} jobs, "
-        f"sampling: {meta['sampling']}",
+        f"wall time {meta['wall_seconds']:.0f}s, {meta['jobs']} jobs, sampling: {meta['sampling']}",
         "",
         "| module | mutants | invalid | equivalent (annotations) | killed (of which crashed) "
         "| survived | not covered | not run | score |",
@@ -824,11 +827,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", action="append", help="run only mutants whose id contains this text"
     )
+    parser.add_argument(
+        "--pytest-arg",
+        action="append",
+        default=[],
+        help="extra argument for every suite run, e.g. --pytest-arg=--deselect=... (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     if args.max_per_module is not None and args.max_per_module < 1:
         parser.error("--max-per-module must be at least 1")
+    EXTRA_PYTEST_ARGS[:] = args.pytest_arg
     for name in args.area or ["fx", "parametrize"]:
         run_area(name, args)
     return 0

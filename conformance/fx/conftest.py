@@ -16,8 +16,8 @@ import torch
 from torch import fx
 
 from conformance.contract import FxArea
-from conformance.fx._edits import swap_sin_for_cos_in
 from conformance.discovery import LoadedBackend
+from conformance.fx._edits import swap_sin_for_cos_in
 
 
 @pytest.fixture

@@ -41,9 +41,7 @@ def test_hooks_run_once_per_call(lazy_fx, net, x, swap_sin_for_cos, edited_net, 
 
 
 @pytest.mark.parametrize("state", STATES)
-def test_hooks_that_change_values_apply_once(
-    lazy_fx, net, x, swap_sin_for_cos, edited_net, state
-):
+def test_hooks_that_change_values_apply_once(lazy_fx, net, x, swap_sin_for_cos, edited_net, state):
     """A pre-hook that rewrites the input and a hook that rewrites the output act once per call."""
     gm, compute = _stale_module(state, net, x, swap_sin_for_cos, edited_net)
     gm.register_forward_pre_hook(lambda module, args: (2 * args[0],))
@@ -54,7 +52,7 @@ def test_hooks_that_change_values_apply_once(
 
 
 def test_hooks_see_the_call_and_its_output(lazy_fx, net, x):
-    """Hooks of a stale module's call receive the module itself, the caller's input and the output."""
+    """Hooks of a stale module's call get the module itself, the caller's input and the output."""
     gm = fx.symbolic_trace(net)
     seen: dict[str, object] = {}
 

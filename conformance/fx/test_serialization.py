@@ -55,7 +55,7 @@ def test_deepcopy_stays_lazy(lazy_fx, net, x):
 def test_editing_a_deepcopy_leaves_the_original_alone(
     lazy_fx, net, x, swap_sin_for_cos, edited_net, realized
 ):
-    """Editing, recompiling and running a deepcopy changes neither the original's graph nor its code."""
+    """Editing, recompiling and running a deepcopy changes neither the original's graph nor code."""
     gm = fx.symbolic_trace(net)
     if realized:
         assert_close(gm(x), net(x))
@@ -75,7 +75,7 @@ def test_editing_a_deepcopy_leaves_the_original_alone(
 def test_editing_the_original_leaves_a_deepcopy_alone(
     lazy_fx, net, x, swap_sin_for_cos, edited_net, realized
 ):
-    """Editing, recompiling and running the original changes neither a deepcopy's graph nor its code."""
+    """Editing, recompiling and running the original changes neither a deepcopy's graph nor code."""
     gm = fx.symbolic_trace(net)
     if realized:
         assert_close(gm(x), net(x))
