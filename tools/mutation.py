@@ -27,7 +27,9 @@ What it does, per area (see :data:`AREAS`):
    ``pytest.main`` on the selected tests with ``-x``. Exit code 1 kills the mutant; 0 lets
    it survive; a crash (other exit codes, a signal) or the ``--timeout`` also kills it,
    reported separately. Before any mutant, each lane runs the whole suite unmutated in a
-   forked child and must pass: otherwise every mutant would look killed.
+   forked child and must pass: otherwise every mutant would look killed. That run also
+   sets the default timeout (three times its duration plus a minute), so a slow mutant
+   that still passes is never counted as killed.
 7. Writes ``<workdir>/<area>/session.sqlite`` (a cosmic-ray session: ``cr-report`` and
    ``cr-html`` read it), ``report.json`` and ``report.md`` (scores per module, every
    survivor with its diff and the tests that ran).
@@ -575,18 +577,24 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-def check_lanes(lanes: list[Lane], area: Area, workdir: Path, timeout: float) -> None:
-    """Every lane passes the whole suite unmutated, through the same fork runner."""
+def check_lanes(lanes: list[Lane], area: Area, workdir: Path, timeout: float) -> float:
+    """Every lane passes the whole suite unmutated, through the same fork runner.
+
+    Returns the longest of those runs, in seconds: the yardstick for mutant timeouts.
+    """
     for index, lane in enumerate(lanes):
         _start(lane, [*base_args(lane.root, area), str(lane.root / area.suite)],
                workdir / f"lane{index}-baseline.log")  # fmt: skip
+    longest = 0.0
     for _ in lanes:
         lane, code, timed_out = _wait_one(lanes, timeout)
+        longest = max(longest, time.monotonic() - lane.started)
         if code != 0:
             raise SystemExit(
                 f"mutation: the unmutated suite failed in a forked lane (exit {code}"
                 f"{', timeout' if timed_out else ''}); see {lane.log}:\n{_tail(lane.log)}"
             )
+    return longest
 
 
 def run_mutants(
@@ -783,8 +791,20 @@ def run_area(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 _record(db, mutant, "")
         for module in _preload(area):
             __import__(module)
-        check_lanes(lanes, area, workdir, args.timeout)
-        run_mutants(chosen, lanes, area, workdir, args.timeout, db)
+        # The unmutated whole suite gets a generous hour; mutants get --timeout or, by
+        # default, three times that run plus a minute: a mutant that makes the suite loop
+        # is killed, and a slow but passing one is never mistaken for a kill.
+        try:
+            baseline = check_lanes(lanes, area, workdir, 3600.0)
+            timeout = args.timeout if args.timeout is not None else 3 * baseline + 60
+            print(f"  unmutated suite in a forked lane: {baseline:.0f}s; timeout {timeout:.0f}s")
+            run_mutants(chosen, lanes, area, workdir, timeout, db)
+        finally:
+            for lane in lanes:  # interrupted: leave no child running
+                if lane.pid:
+                    os.kill(lane.pid, signal.SIGKILL)
+                    os.waitpid(lane.pid, 0)
+                    lane.pid = 0
     sampling = (
         "none: every runnable mutant ran"
         if args.max_per_module is None
@@ -795,6 +815,7 @@ def run_area(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "wall_seconds": time.monotonic() - started,
         "jobs": args.jobs,
         "sampling": sampling,
+        "timeout_seconds": round(timeout, 1),
         "backend": area.backend,
         "suite": area.suite,
     }
@@ -823,7 +844,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", default=str(REPO / "build" / "mutation"))
     parser.add_argument("--max-per-module", type=int, default=None, metavar="N")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per mutant (default: 3 x the unmutated suite's time + 60)",
+    )
     parser.add_argument(
         "--only", action="append", help="run only mutants whose id contains this text"
     )
