@@ -110,6 +110,9 @@ CAUGHT_BY: dict[str, list[str]] = {
     "deepcopy_drops_slots": [
         "parametrize/test_state_dict.py::test_deepcopy_copies_slots",
     ],
+    "register_positional_only": [
+        "parametrize/test_registration.py::test_register_accepts_keyword_arguments",
+    ],
     "transfer_keeps_plain_tensor": [
         f"parametrize/test_transfer.py::test_transfer_leaves_no_stale_plain_tensor[{kind}]"
         for kind in ("parameter", "buffer")

@@ -627,8 +627,9 @@ def run_mutants(
         if not any(lane.pid for lane in lanes):
             continue
         lane, code, timed_out = _wait_one(lanes, timeout)
-        mutant = lane.mutant
-        assert mutant is not None
+        finished = lane.mutant
+        assert finished is not None
+        mutant = finished
         (lane.root / mutant.spec.module_path).write_text(lane.original)
         mutant.seconds = time.monotonic() - lane.started
         if timed_out:

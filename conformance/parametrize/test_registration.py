@@ -29,6 +29,19 @@ def test_register_returns_module_and_marks_it(parametrize_area):
     assert not P.is_parametrized(m, "bias")
 
 
+def test_register_accepts_keyword_arguments(parametrize_area):
+    """Every argument of register_parametrization can be passed by name, as PyTorch allows."""
+    P = parametrize_area.parametrize
+    m = nn.Linear(3, 3)
+    W = m.weight.detach().clone()
+    returned = P.register_parametrization(
+        module=m, tensor_name="weight", parametrization=Double(), unsafe=False
+    )
+    assert returned is m
+    assert P.is_parametrized(m, "weight")
+    assert_close(m.weight.detach(), W)
+
+
 def test_value_and_forward_use_the_parametrization(parametrize_area, device):
     """Reading the tensor and running the module apply the parametrization, on every device."""
     P = parametrize_area.parametrize

@@ -448,6 +448,19 @@ def _transfer_keeps_plain_tensor(P: ModuleType, Z: ModuleType) -> None:
     P.transfer_parametrizations_and_params = transfer_keeping  # type: ignore[attr-defined]
 
 
+def _register_positional_only(P: ModuleType, Z: ModuleType) -> None:
+    """register_parametrization takes module, name and parametrization by position only."""
+    register = P.register_parametrization
+
+    def register_parametrization(
+        module: nn.Module, tensor_name: str, parametrization: nn.Module, /, *, unsafe: bool = False
+    ) -> nn.Module:  # defect: `/` where PyTorch accepts keywords
+        result: nn.Module = register(module, tensor_name, parametrization, unsafe=unsafe)
+        return result
+
+    P.register_parametrization = register_parametrization  # type: ignore[attr-defined]
+
+
 intact = BrokenBackend("intact", _no_defect)
 stale_cache = BrokenBackend("stale_cache", _stale_cache)
 right_inverse_in_registration_order = BrokenBackend(
@@ -504,3 +517,4 @@ deepcopy_drops_slots = BrokenBackend("deepcopy_drops_slots", _deepcopy_drops_slo
 transfer_keeps_plain_tensor = BrokenBackend(
     "transfer_keeps_plain_tensor", _transfer_keeps_plain_tensor
 )
+register_positional_only = BrokenBackend("register_positional_only", _register_positional_only)
