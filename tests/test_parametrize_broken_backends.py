@@ -110,6 +110,9 @@ CAUGHT_BY: dict[str, list[str]] = {
     "deepcopy_drops_slots": [
         "parametrize/test_state_dict.py::test_deepcopy_copies_slots",
     ],
+    "nested_assignment_bypassed": [
+        "parametrize/test_registration.py::test_assignment_through_a_nested_parametrization",
+    ],
     "register_positional_only": [
         "parametrize/test_registration.py::test_register_accepts_keyword_arguments",
     ],

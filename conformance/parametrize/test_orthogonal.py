@@ -18,6 +18,7 @@ SHAPES = {
     "square": (4, 4),
     "tall": (5, 3),
     "wide": (3, 5),
+    "thin": (6, 2),
     "batched-square": (2, 4, 4),
     "batched-tall": (2, 5, 3),
     "batched-wide": (2, 3, 5),

@@ -474,3 +474,19 @@ def test_assignment_leaves_the_assigned_tensor_alone(parametrize_area):
         setattr(m, name, value)
         assert_close(value, expected)
         assert_close(getattr(m, name).detach(), expected)
+
+
+def test_assignment_through_a_nested_parametrization(parametrize_area):
+    """Assigning to a tensor whose original is parametrized too runs both right inverses."""
+    P = parametrize_area.parametrize
+    m = nn.Linear(3, 3)
+    P.register_parametrization(m, "weight", Double())
+    chain = m.parametrizations.weight
+    inner_tensor = chain.original
+    P.register_parametrization(chain, "original", AddOne())
+    target = torch.randn(3, 3)
+    m.weight = target
+    # weight = 2 * (inner + 1), so inner = target / 2 - 1.
+    assert chain.parametrizations.original.original is inner_tensor
+    assert_close(inner_tensor.detach(), target / 2 - 1)
+    assert_close(m.weight.detach(), target)

@@ -461,6 +461,19 @@ def _register_positional_only(P: ModuleType, Z: ModuleType) -> None:
     P.register_parametrization = register_parametrization  # type: ignore[attr-defined]
 
 
+def _nested_assignment_bypassed(P: ModuleType, Z: ModuleType) -> None:
+    """Assignment writes into an original's computed value even when it is parametrized."""
+
+    def right_inverse(self: Any, value: Tensor) -> None:
+        with torch.no_grad():
+            for step in reversed(self._steps()):
+                value = step.right_inverse(value)
+            for name, tensor in self._pair_with_originals(value):
+                P._assign_in_place(getattr(self, name), tensor)  # defect: no nested inverse
+
+    P.ParametrizationList.right_inverse = right_inverse
+
+
 intact = BrokenBackend("intact", _no_defect)
 stale_cache = BrokenBackend("stale_cache", _stale_cache)
 right_inverse_in_registration_order = BrokenBackend(
@@ -518,3 +531,6 @@ transfer_keeps_plain_tensor = BrokenBackend(
     "transfer_keeps_plain_tensor", _transfer_keeps_plain_tensor
 )
 register_positional_only = BrokenBackend("register_positional_only", _register_positional_only)
+nested_assignment_bypassed = BrokenBackend(
+    "nested_assignment_bypassed", _nested_assignment_bypassed
+)
