@@ -34,8 +34,9 @@ What it does, per area (see :data:`AREAS`):
    ``cr-html`` read it), ``report.json`` and ``report.md`` (scores per module, every
    survivor with its diff and the tests that ran).
 
-Cost: the fx and parametrize areas run all their mutants in a few minutes on two cores;
-the lazy area is larger and is meant to be run with ``--max-per-module``.
+Cost, measured on two shared cores: fx (~110 mutants) about 5 minutes, parametrize
+(~1,050) 17 to 70 minutes depending on the load; the lazy area is larger and is meant to
+be run with ``--max-per-module``.
 """
 
 from __future__ import annotations
