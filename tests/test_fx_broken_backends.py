@@ -47,6 +47,22 @@ CATCHING_TESTS: dict[str, list[str]] = {
         "fx/test_realize.py::test_code_realizes_and_matches_eager",
         "fx/test_realize.py::test_code_shows_the_edit",
     ],
+    "hooks_run_twice_when_stale": [
+        "fx/test_hooks.py::test_hooks_run_once_per_call[fresh]",
+        "fx/test_hooks.py::test_hooks_run_once_per_call[edited]",
+        "fx/test_hooks.py::test_hooks_that_change_values_apply_once[fresh]",
+        "fx/test_hooks.py::test_hooks_that_change_values_apply_once[edited]",
+        "fx/test_hooks.py::test_forward_call_runs_no_hooks",
+    ],
+    "deepcopy_shares_class": [
+        "fx/test_serialization.py::test_editing_a_deepcopy_leaves_the_original_alone[realized]",
+        "fx/test_serialization.py::test_editing_a_deepcopy_leaves_the_original_alone[stale]",
+        "fx/test_serialization.py::test_editing_the_original_leaves_a_deepcopy_alone[realized]",
+        "fx/test_serialization.py::test_editing_the_original_leaves_a_deepcopy_alone[stale]",
+    ],
+    "assignment_keeps_old_code": [
+        "fx/test_recompile.py::test_graph_assignment_marks_stale",
+    ],
 }
 
 
@@ -89,6 +105,21 @@ def test_forgets_pytree_specs_is_caught(run_suite: RunSuite) -> None:
 def test_code_does_not_realize_is_caught(run_suite: RunSuite) -> None:
     """A .code that does not realize a stale module fails the code-reading tests."""
     _assert_caught(run_suite, "code_does_not_realize")
+
+
+def test_hooks_run_twice_when_stale_is_caught(run_suite: RunSuite) -> None:
+    """A stale forward that calls the module again (PyTorch's) fails the hook tests."""
+    _assert_caught(run_suite, "hooks_run_twice_when_stale")
+
+
+def test_deepcopy_shares_class_is_caught(run_suite: RunSuite) -> None:
+    """A deepcopy sharing the original's class (its staleness and code) fails the copy tests."""
+    _assert_caught(run_suite, "deepcopy_shares_class")
+
+
+def test_assignment_keeps_old_code_is_caught(run_suite: RunSuite) -> None:
+    """Graph assignment that does not mark a realized module stale fails the assignment test."""
+    _assert_caught(run_suite, "assignment_keeps_old_code")
 
 
 def test_reference_passes_every_catching_test(run_suite: RunSuite) -> None:

@@ -50,6 +50,76 @@ CAUGHT_BY: dict[str, list[str]] = {
     "power_iteration_in_eval": [
         "parametrize/test_spectral_norm.py::test_eval_value_is_weight_over_sigma[cpu]",
     ],
+    "orthogonal_wideness_from_dim_one": [
+        f"parametrize/test_orthogonal.py::test_{test}[batched-square-{case}]"
+        for test, case in (
+            ("initial_weight", "matrix_exp-plain"),
+            ("initial_weight", "householder-plain"),
+            ("assignment", "cayley-trivialization"),
+            ("map_without_trivialization", "matrix_exp"),
+        )
+    ],
+    "orthogonal_checks_only_rank": [
+        "parametrize/test_orthogonal.py::test_assignment_of_wrong_shape[(3, 3)]",
+        "parametrize/test_orthogonal.py::test_assignment_of_wrong_shape[(4, 2)]",
+    ],
+    "weight_norm_renames_half_checkpoints": [
+        "parametrize/test_weight_norm.py::test_half_an_old_checkpoint_is_reported_not_renamed",
+    ],
+    "spectral_norm_wraps_low_dims": [
+        "parametrize/test_spectral_norm.py::test_invalid_arguments[negative-dim-too-low]",
+    ],
+    "spectral_norm_accepts_negative_iterations": [
+        "parametrize/test_spectral_norm.py::test_invalid_arguments[negative-iterations]",
+    ],
+    "spectral_norm_default_two_iterations": [
+        "parametrize/test_spectral_norm.py::test_default_is_one_power_iteration_per_access",
+    ],
+    "spectral_norm_rebinds_estimates": [
+        "parametrize/test_spectral_norm.py::test_estimates_are_updated_in_place",
+    ],
+    "spectral_norm_vector_without_eps": [
+        "parametrize/test_spectral_norm.py::test_zero_vector_stays_zero",
+    ],
+    "append_refuses_unavailable_inverse": [
+        "parametrize/test_registration.py::test_appended_right_inverse_may_be_unavailable",
+    ],
+    "unsafe_not_sticky": [
+        "parametrize/test_registration.py::test_unsafe_stays_on_for_the_tensor",
+    ],
+    "assignment_swaps_tensors": [
+        "parametrize/test_registration.py::test_assignment_leaves_the_assigned_tensor_alone",
+    ],
+    "assignment_writes_as_it_checks": [
+        "parametrize/test_errors.py::test_assignment_to_several_originals_is_all_or_nothing"
+        "[second-invalid]",
+    ],
+    "empty_list_accepted": [
+        "parametrize/test_errors.py::test_empty_parametrization_list_is_refused",
+    ],
+    "too_few_originals_accepted": [
+        "parametrize/test_errors.py::test_assignment_with_wrong_number_of_tensors[fewer]",
+    ],
+    "first_check_misses_growth": [
+        "parametrize/test_errors.py::test_invalid_first_registration[forward-grows-shape]",
+    ],
+    "append_check_misses_growth": [
+        f"parametrize/test_errors.py::test_invalid_append_leaves_chain_unchanged[{case}]"
+        for case in ("forward-grows-shape", "inverse-grows-shape")
+    ],
+    "deepcopy_drops_slots": [
+        "parametrize/test_state_dict.py::test_deepcopy_copies_slots",
+    ],
+    "nested_assignment_bypassed": [
+        "parametrize/test_registration.py::test_assignment_through_a_nested_parametrization",
+    ],
+    "register_positional_only": [
+        "parametrize/test_registration.py::test_register_accepts_keyword_arguments",
+    ],
+    "transfer_keeps_plain_tensor": [
+        f"parametrize/test_transfer.py::test_transfer_leaves_no_stale_plain_tensor[{kind}]"
+        for kind in ("parameter", "buffer")
+    ],
 }
 
 

@@ -9,6 +9,8 @@ import torch
 from torch import fx
 from torch.testing import assert_close
 
+from conformance.fx._edits import swap_sin_for_cos_in
+
 
 def test_tracing_in_context_builds_a_stale_lazy_module(lazy_fx, net, codegen):
     """symbolic_trace inside the context returns a LazyGraphModule without generating code."""
@@ -78,16 +80,19 @@ def test_saved_forward_generates_code_once(
     assert codegen.of(gm) - before == 1
 
 
-def test_graph_assignment_marks_stale(lazy_fx, net, x, swap_sin_for_cos, edited_net):
-    """Assigning a new graph marks the module stale and the next call runs the new graph."""
+def test_graph_assignment_marks_stale(lazy_fx, net, x, edited_net, codegen):
+    """Assigning a new graph to a realized module marks it stale (no recompile() call needed),
+    generates no code yet, and the next call runs the new graph."""
     gm = fx.symbolic_trace(net)
     assert_close(gm(x), net(x))
     new_graph = copy.deepcopy(gm.graph)
+    swap_sin_for_cos_in(new_graph)
     gm.graph = new_graph
-    swap_sin_for_cos(gm)
-    gm.recompile()
+    assert gm.graph is new_graph
     assert lazy_fx.needs_recompile(gm)
+    assert codegen.of(gm) == 0
     assert_close(gm(x), edited_net(x))
+    assert codegen.of(gm) == 1
 
 
 def test_from_graphmodule_wraps_an_eager_module(fx_area, net, x):

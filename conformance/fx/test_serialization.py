@@ -51,6 +51,45 @@ def test_deepcopy_stays_lazy(lazy_fx, net, x):
     assert_close(gm(x), net(x))
 
 
+@pytest.mark.parametrize("realized", [True, False], ids=["realized", "stale"])
+def test_editing_a_deepcopy_leaves_the_original_alone(
+    lazy_fx, net, x, swap_sin_for_cos, edited_net, realized
+):
+    """Editing, recompiling and running a deepcopy changes neither the original's graph nor code."""
+    gm = fx.symbolic_trace(net)
+    if realized:
+        assert_close(gm(x), net(x))
+    clone = copy.deepcopy(gm)
+    assert clone.graph is not gm.graph
+    swap_sin_for_cos(clone)
+    clone.recompile()
+    assert_close(clone(x), edited_net(x))
+    assert lazy_fx.needs_recompile(gm) is not realized, "the copy's state is its own"
+    assert_close(gm(x), net(x))
+    assert ".sin()" in gm.code
+    gm.recompile()
+    assert_close(gm(x), net(x)), "the original's graph is unchanged"
+
+
+@pytest.mark.parametrize("realized", [True, False], ids=["realized", "stale"])
+def test_editing_the_original_leaves_a_deepcopy_alone(
+    lazy_fx, net, x, swap_sin_for_cos, edited_net, realized
+):
+    """Editing, recompiling and running the original changes neither a deepcopy's graph nor code."""
+    gm = fx.symbolic_trace(net)
+    if realized:
+        assert_close(gm(x), net(x))
+    clone = copy.deepcopy(gm)
+    swap_sin_for_cos(gm)
+    gm.recompile()
+    assert_close(gm(x), edited_net(x))
+    assert lazy_fx.needs_recompile(clone), "a deepcopy is stale until its own first use"
+    assert_close(clone(x), net(x))
+    assert ".sin()" in clone.code
+    clone.recompile()
+    assert_close(clone(x), net(x)), "the copy's graph is unchanged"
+
+
 def test_deepcopy_copies_the_edit(lazy_fx, x, edited_net, stale_edited_gm):
     """deepcopy of a stale edited module computes the edited graph."""
     gm = stale_edited_gm

@@ -98,10 +98,21 @@ class InverseDropsRow(Identity):
         return x[:-1]
 
 
+class RepeatRows(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([x, x])
+
+
+class InverseRepeatsRows(Identity):
+    def right_inverse(self, x: Tensor) -> Tensor:
+        return torch.cat([x, x])
+
+
 FIRST_REGISTRATION_ERRORS = [
     pytest.param(ReturnsInt, ValueError, "must return a tensor", id="forward-not-a-tensor"),
     pytest.param(ToBool, ValueError, "may not change the dtype", id="forward-changes-dtype"),
     pytest.param(DropLastRow, ValueError, "may not change the shape", id="forward-changes-shape"),
+    pytest.param(RepeatRows, ValueError, "may not change the shape", id="forward-grows-shape"),
     pytest.param(
         InverseReturnsNone,
         ValueError,
@@ -153,6 +164,8 @@ APPEND_ERRORS = [
     pytest.param(InversePair, "right_inverse must return a tensor", id="inverse-not-a-tensor"),
     pytest.param(InverseBool, "must have the same dtype", id="inverse-changes-dtype"),
     pytest.param(InverseDropsRow, "must have the same shape", id="inverse-changes-shape"),
+    pytest.param(RepeatRows, "may not change the shape", id="forward-grows-shape"),
+    pytest.param(InverseRepeatsRows, "must have the same shape", id="inverse-grows-shape"),
 ]
 
 
@@ -248,8 +261,9 @@ def test_assignment_needs_every_right_inverse(parametrize_area):
     assert_close(m.parametrizations.weight.original.detach(), before)
 
 
-def test_assignment_with_wrong_number_of_tensors(parametrize_area):
-    """Assigning through a right_inverse returning the wrong number of tensors is a ValueError."""
+@pytest.mark.parametrize("parts", [1, 4], ids=["fewer", "more"])
+def test_assignment_with_wrong_number_of_tensors(parametrize_area, parts):
+    """Assigning through a right_inverse returning fewer or more tensors than originals fails."""
 
     class Halves(StackHalves):
         def __init__(self) -> None:
@@ -263,9 +277,11 @@ def test_assignment_with_wrong_number_of_tensors(parametrize_area):
     m = nn.Linear(3, 4)
     halves = Halves()
     P.register_parametrization(m, "weight", halves)
-    halves.parts = 4
+    before = [m.parametrizations.weight.original0.detach().clone()]
+    halves.parts = parts
     with pytest.raises(ValueError, match="sequence of tensors of length 2"):
         m.weight = torch.randn(4, 3)
+    assert_close(m.parametrizations.weight.original0.detach(), before[0])
 
 
 def test_assignment_with_wrong_dtype(parametrize_area):
@@ -310,3 +326,43 @@ def test_pickling_works_again_after_removal(parametrize_area):
     restored = pickle.loads(pickle.dumps(m))
     assert type(restored) is nn.Linear
     assert_close(restored.weight.detach(), m.weight.detach())
+
+
+class Halves(nn.Module):
+    """Two originals, the top and bottom rows; ``dtypes`` sets what right_inverse returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dtypes: tuple[torch.dtype, torch.dtype] | None = None
+
+    def forward(self, top: Tensor, bottom: Tensor) -> Tensor:
+        return torch.cat([top, bottom])
+
+    def right_inverse(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        top, bottom = X[:2].clone(), X[2:].clone()
+        if self.dtypes is None:
+            return top, bottom
+        return top.to(self.dtypes[0]), bottom.to(self.dtypes[1])
+
+
+@pytest.mark.parametrize("bad", [0, 1], ids=["first-invalid", "second-invalid"])
+def test_assignment_to_several_originals_is_all_or_nothing(parametrize_area, bad):
+    """When one of several right_inverse results is invalid, assigning changes no original."""
+    P = parametrize_area.parametrize
+    m = nn.Linear(3, 4)
+    halves = Halves()
+    P.register_parametrization(m, "weight", halves)
+    chain = m.parametrizations.weight
+    before = [chain.original0.detach().clone(), chain.original1.detach().clone()]
+    halves.dtypes = (torch.float64, torch.float32) if bad == 0 else (torch.float32, torch.float64)
+    with pytest.raises(ValueError, match=rf"Tensor {bad} returned by `right_inverse` has dtype"):
+        m.weight = torch.randn(4, 3)
+    assert_close(chain.original0.detach(), before[0])
+    assert_close(chain.original1.detach(), before[1])
+
+
+def test_empty_parametrization_list_is_refused(parametrize_area):
+    """A ParametrizationList needs at least one parametrization."""
+    P = parametrize_area.parametrize
+    with pytest.raises(ValueError, match="requires one or more modules"):
+        P.ParametrizationList([], nn.Parameter(torch.zeros(2)))

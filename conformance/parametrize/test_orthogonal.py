@@ -14,11 +14,34 @@ from torch.testing import assert_close
 from conformance.parametrize._examples import assert_orthonormal, q_factor
 
 MAPS = ["matrix_exp", "cayley", "householder"]
-SHAPES = {"square": (4, 4), "tall": (5, 3), "wide": (3, 5)}
+SHAPES = {
+    "square": (4, 4),
+    "tall": (5, 3),
+    "wide": (3, 5),
+    "thin": (6, 2),
+    "batched-square": (2, 4, 4),
+    "batched-tall": (2, 5, 3),
+    "batched-wide": (2, 3, 5),
+}
 TRIVIALIZATION = [pytest.param(True, id="trivialization"), pytest.param(False, id="plain")]
 
 
-def _linear(shape: tuple[int, int], dtype: torch.dtype = torch.float32) -> nn.Linear:
+class BatchedLinear(nn.Module):
+    """A layer with a batch of weight matrices: ``x @ W[i]^T + b`` for every ``i``."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(shape, dtype=dtype) / shape[-1] ** 0.5)
+        self.bias = nn.Parameter(torch.zeros(shape[-2], dtype=dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x @ self.weight.mT + self.bias
+
+
+def _linear(shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> nn.Module:
+    """An ``nn.Linear`` with a weight of ``shape``, or a :class:`BatchedLinear` for batches."""
+    if len(shape) > 2:
+        return BatchedLinear(shape, dtype)
     rows, columns = shape
     return nn.Linear(columns, rows, dtype=dtype)
 
@@ -97,7 +120,7 @@ def test_stays_orthogonal_while_training(
     )
     before = m.weight.detach().clone()
     optimizer = torch.optim.SGD(m.parameters(), lr=0.1)
-    x = torch.randn(4, shape[1])
+    x = torch.randn(4, shape[-1])
     for _ in range(3):
         optimizer.zero_grad()
         m(x).square().sum().backward()
@@ -159,11 +182,11 @@ def test_map_with_trivialization(parametrize_area, shape, orthogonal_map):
         "bias",
     }
     base = state["parametrizations.weight.0.base"]
-    n = max(shape)
-    assert base.shape == (n, n)
+    n = max(shape[-2:])
+    assert base.shape == (*shape[:-2], n, n)
     # The documented default: matrix_exp for square matrices, householder otherwise.
-    used = orthogonal_map or ("matrix_exp" if shape[0] == shape[1] else "householder")
-    wide = shape[0] < shape[1]
+    used = orthogonal_map or ("matrix_exp" if shape[-2] == shape[-1] else "householder")
+    wide = shape[-2] < shape[-1]
     tall_q = _expected_map(X.mT if wide else X, used)
     expected = base @ tall_q
     assert_close(m.weight.detach(), expected.mT if wide else expected, atol=1e-5, rtol=1e-5)
@@ -255,11 +278,12 @@ def test_householder_refuses_complex(parametrize_area):
     assert not P.is_parametrized(m)
 
 
-def test_assignment_of_wrong_shape(parametrize_area):
-    """Assigning a matrix of another shape raises ValueError naming the expected shape."""
+@pytest.mark.parametrize("shape", [(5, 5), (3, 3), (4, 2), (2, 4, 3)], ids=str)
+def test_assignment_of_wrong_shape(parametrize_area, shape):
+    """Assigning a matrix of another shape (larger, smaller, batched) raises ValueError."""
     Z = parametrize_area.parametrizations
     m = Z.orthogonal(nn.Linear(3, 4))
     before = m.weight.detach().clone()
     with pytest.raises(ValueError, match="matrices of shape"):
-        m.weight = torch.randn(5, 5)
+        m.weight = torch.randn(shape)
     assert_close(m.weight.detach(), before)

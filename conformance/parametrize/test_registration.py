@@ -29,6 +29,19 @@ def test_register_returns_module_and_marks_it(parametrize_area):
     assert not P.is_parametrized(m, "bias")
 
 
+def test_register_accepts_keyword_arguments(parametrize_area):
+    """Every argument of register_parametrization can be passed by name, as PyTorch allows."""
+    P = parametrize_area.parametrize
+    m = nn.Linear(3, 3)
+    W = m.weight.detach().clone()
+    returned = P.register_parametrization(
+        module=m, tensor_name="weight", parametrization=Double(), unsafe=False
+    )
+    assert returned is m
+    assert P.is_parametrized(m, "weight")
+    assert_close(m.weight.detach(), W)
+
+
 def test_value_and_forward_use_the_parametrization(parametrize_area, device):
     """Reading the tensor and running the module apply the parametrization, on every device."""
     P = parametrize_area.parametrize
@@ -408,3 +421,72 @@ def test_weight_and_bias_independently(parametrize_area):
     assert_close(m.bias.detach(), 2 * b)
     x = torch.randn(2, 3)
     assert_close(m(x).detach(), x @ W.T + 2 * b)
+
+
+def test_appended_right_inverse_may_be_unavailable(parametrize_area):
+    """An appended parametrization whose right_inverse raises NotImplementedError is accepted."""
+
+    class Halve(nn.Module):
+        def forward(self, x: Tensor) -> Tensor:
+            return x / 2
+
+        def right_inverse(self, y: Tensor) -> Tensor:
+            raise NotImplementedError
+
+    P = parametrize_area.parametrize
+    m = nn.Linear(3, 3)
+    W = m.weight.detach().clone()
+    P.register_parametrization(m, "weight", Double())
+    P.register_parametrization(m, "weight", Halve())
+    assert len(m.parametrizations.weight) == 2
+    assert_close(m.weight.detach(), W / 2)
+
+
+def test_unsafe_stays_on_for_the_tensor(parametrize_area):
+    """Once a registration on a tensor was unsafe, its chain stays unsafe after safe appends."""
+    P = parametrize_area.parametrize
+    m = nn.Linear(3, 3)
+    P.register_parametrization(m, "weight", Double(), unsafe=True)
+    P.register_parametrization(m, "weight", AddOne())
+    assert m.parametrizations.weight.unsafe is True
+    n = nn.Linear(3, 3)
+    P.register_parametrization(n, "weight", Double())
+    assert n.parametrizations.weight.unsafe is False
+
+
+class _Identity(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+    def right_inverse(self, x: Tensor) -> Tensor:
+        return x
+
+
+def test_assignment_leaves_the_assigned_tensor_alone(parametrize_area):
+    """Assigning a tensor to a parametrized buffer or parameter does not change that tensor."""
+    P = parametrize_area.parametrize
+    m = nn.Linear(3, 3)
+    m.register_buffer("scale", torch.zeros(3))
+    P.register_parametrization(m, "scale", _Identity())
+    P.register_parametrization(m, "weight", _Identity())
+    for name, value in (("scale", torch.ones(3)), ("weight", torch.full((3, 3), 2.0))):
+        expected = value.clone()
+        setattr(m, name, value)
+        assert_close(value, expected)
+        assert_close(getattr(m, name).detach(), expected)
+
+
+def test_assignment_through_a_nested_parametrization(parametrize_area):
+    """Assigning to a tensor whose original is parametrized too runs both right inverses."""
+    P = parametrize_area.parametrize
+    m = nn.Linear(3, 3)
+    P.register_parametrization(m, "weight", Double())
+    chain = m.parametrizations.weight
+    inner_tensor = chain.original
+    P.register_parametrization(chain, "original", AddOne())
+    target = torch.randn(3, 3)
+    m.weight = target
+    # weight = 2 * (inner + 1), so inner = target / 2 - 1.
+    assert chain.parametrizations.original.original is inner_tensor
+    assert_close(inner_tensor.detach(), target / 2 - 1)
+    assert_close(m.weight.detach(), target)

@@ -74,6 +74,64 @@ def test_training_access_refines_the_estimates(parametrize_area, n_power_iterati
     assert_close(weight, W / torch.dot(u, W @ v))
 
 
+def test_default_is_one_power_iteration_per_access(parametrize_area):
+    """Without n_power_iterations, each training read runs exactly one power step."""
+    Z = parametrize_area.parametrizations
+    m = Z.spectral_norm(nn.Linear(5, 7))
+    W = _original(m)
+    u, v = _estimates(m)
+    weight = m.weight.detach()
+    u, v = _power_steps(W, u, v, 1)
+    assert_close(_estimates(m)[0], u)
+    assert_close(_estimates(m)[1], v)
+    assert_close(weight, W / torch.dot(u, W @ v))
+
+
+def test_estimates_are_updated_in_place(parametrize_area):
+    """Training reads update _u and _v in place: the same tensor objects and storage stay.
+
+    Hooks, optimizers and state_dict views taken before a forward pass hold these very
+    tensors; a refinement that rebinds the attributes would leave them stale.
+    """
+    Z = parametrize_area.parametrizations
+    m = Z.spectral_norm(nn.Linear(5, 7))
+    norm = m.parametrizations.weight[0]
+    u, v = norm._u, norm._v
+    pointers = (u.data_ptr(), v.data_ptr())
+    before = (u.clone(), v.clone())
+    view = m.state_dict(keep_vars=True)
+    for _ in range(3):
+        m(torch.randn(2, 5))
+    assert norm._u is u
+    assert norm._v is v
+    assert (u.data_ptr(), v.data_ptr()) == pointers
+    assert view[U_KEY] is u
+    assert view[V_KEY] is v
+    assert not torch.equal(u, before[0]) or not torch.equal(v, before[1]), "no refinement seen"
+    assert_close(_estimates(m)[0], u)
+
+
+def test_zero_vector_stays_zero(parametrize_area):
+    """A zero vector is divided by max(||v||, eps), not by zero: it stays zero, never NaN."""
+    Z = parametrize_area.parametrizations
+    m = nn.Linear(3, 4)
+    with torch.no_grad():
+        m.bias.zero_()
+    Z.spectral_norm(m, "bias")
+    assert torch.equal(m.bias.detach(), torch.zeros(4))
+
+
+def test_negative_dim_counts_from_the_end(parametrize_area):
+    """dim=-2 of a matrix is its dim 0: the rows are the output features."""
+    Z = parametrize_area.parametrizations
+    m = Z.spectral_norm(nn.Linear(5, 7), dim=-2).eval()
+    W = _original(m)
+    u, v = _estimates(m)
+    assert u.shape == (7,)
+    assert v.shape == (5,)
+    assert_close(m.weight.detach(), W / torch.dot(u, W @ v))
+
+
 def test_sigma_converges_to_the_largest_singular_value(parametrize_area):
     """Repeated training reads make sigma the largest singular value: the weight's norm is 1."""
     Z = parametrize_area.parametrizations
@@ -212,7 +270,12 @@ def test_stacked_and_several_tensors(parametrize_area):
         pytest.param(
             {"n_power_iterations": 0}, ValueError, "n_power_iterations", id="no-iterations"
         ),
+        pytest.param(
+            {"n_power_iterations": -1}, ValueError, "n_power_iterations", id="negative-iterations"
+        ),
         pytest.param({"dim": 2}, IndexError, "Dimension out of range", id="dim-out-of-range"),
+        pytest.param({"dim": 3}, IndexError, "Dimension out of range", id="dim-far-out-of-range"),
+        pytest.param({"dim": -3}, IndexError, "Dimension out of range", id="negative-dim-too-low"),
         pytest.param({"name": "nope"}, ValueError, "has no parameter or buffer", id="missing"),
     ],
 )

@@ -222,3 +222,20 @@ def test_deepcopy_is_cached_separately(parametrize_area):
         clone_value = clone.weight
     assert clone_value is not source_value
     assert_close(clone_value.detach(), torch.full((3, 3), 2.0))
+
+
+class SlottedLinear(nn.Linear):
+    """A module class with a ``__slots__`` attribute next to its ``__dict__``."""
+
+    __slots__ = ("tag",)
+
+
+def test_deepcopy_copies_slots(parametrize_area):
+    """Deepcopy of a parametrized module copies its __slots__ attributes, as new objects."""
+    P = parametrize_area.parametrize
+    m = SlottedLinear(3, 3)
+    m.tag = [1, 2]
+    P.register_parametrization(m, "weight", Double())
+    clone = copy.deepcopy(m)
+    assert clone.tag == [1, 2]
+    assert clone.tag is not m.tag

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import Tensor, nn
 from torch.testing import assert_close
@@ -82,6 +83,30 @@ def test_transfer_one_name(parametrize_area):
     assert target.bias is target_bias
     original = source.parametrizations.weight.original.detach()
     assert_close(target.weight.detach(), -2 * (original + 1))
+
+
+@pytest.mark.parametrize("kind", ["parameter", "buffer"])
+def test_transfer_leaves_no_stale_plain_tensor(parametrize_area, kind):
+    """The target's own plain tensor of that name is gone: not in parameters(), buffers(),
+    state_dict, nor behind the parametrized value."""
+    P = parametrize_area.parametrize
+    source = nn.Module()
+    target = nn.Module()
+    if kind == "parameter":
+        source.scale = nn.Parameter(torch.randn(3))
+        target.scale = nn.Parameter(torch.randn(3))
+    else:
+        source.register_buffer("scale", torch.randn(3))
+        target.register_buffer("scale", torch.randn(3))
+    old = target.scale
+    P.register_parametrization(source, "scale", Double())
+    P.transfer_parametrizations_and_params(source, target)
+    assert all(tensor is not old for tensor in target.parameters())
+    assert all(tensor is not old for tensor in target.buffers())
+    assert "scale" not in target.state_dict()
+    assert "scale" not in target._parameters
+    assert "scale" not in target._buffers
+    assert_close(target.scale.detach(), source.scale.detach())
 
 
 def test_transfer_creates_a_missing_tensor(parametrize_area):

@@ -129,6 +129,17 @@ def test_loads_an_old_checkpoint_of_a_submodule(parametrize_area):
     assert_close(model[2].weight.detach(), W2)
 
 
+def test_half_an_old_checkpoint_is_reported_not_renamed(parametrize_area):
+    """An old checkpoint missing weight_v is not converted: a non-strict load lists the keys."""
+    Z = parametrize_area.parametrizations
+    m = Z.weight_norm(nn.Linear(4, 5))
+    before = m.weight.detach().clone()
+    result = m.load_state_dict({"weight_g": torch.rand(5, 1), "bias": torch.zeros(5)}, strict=False)
+    assert result.unexpected_keys == ["weight_g"]
+    assert sorted(result.missing_keys) == [G_KEY, V_KEY]
+    assert_close(m.weight.detach(), before)
+
+
 def test_new_checkpoint_round_trip(parametrize_area):
     """The new format saves and loads through state_dict."""
     Z = parametrize_area.parametrizations

@@ -95,6 +95,53 @@ class CodeDoesNotRealize(ref._LazyGraphModule):
         return str(self.__dict__.get("_code", ""))
 
 
+def _realize_then_call(self: ref._LazyGraphModule, *args: Any, **kwargs: Any) -> Any:
+    self.real_recompile()
+    return self(*args, **kwargs)  # the bug: re-enters __call__, so hooks run again
+
+
+class _RecallingPendingForward(ref._PendingForward):
+    """Hands out PyTorch's trampoline: realize, then call the module again."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return super().__get__(instance, owner)
+        return types.MethodType(_realize_then_call, instance)
+
+
+class HooksRunTwiceWhenStale(ref._LazyGraphModule):
+    """Bug: a stale module's forward realizes and then calls the module again (as PyTorch)."""
+
+    def recompile(self) -> None:  # type: ignore[override]
+        self._record_pytree_specs()
+        type.__setattr__(type(self), "forward", _RecallingPendingForward(self))
+
+
+class DeepcopySharesClass(ref._LazyGraphModule):
+    """Bug: a deepcopy keeps the original's per-instance class, where staleness and code live."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        clone = super().__deepcopy__(memo)
+        clone.__class__ = type(self)
+        return clone
+
+
+class AssignmentKeepsOldCode(ref._LazyGraphModule):
+    """Bug: assigning a graph to a module that has code does not mark it stale."""
+
+    @property  # type: ignore[override]
+    def graph(self) -> Any:
+        return self._graph
+
+    @graph.setter
+    def graph(self, graph: Any) -> None:
+        had_code = "_code" in self.__dict__
+        self._graph = graph
+        graph.owning_module = self
+        if not had_code:  # the bug: only the constructor's assignment marks the module
+            self.recompile()
+
+
 # --------------------------------------------------------------------------- area and backends
 
 
@@ -166,3 +213,10 @@ saved_forward_regenerates = BrokenBackend(
 )
 forgets_pytree_specs = BrokenBackend("forgets-pytree-specs", BrokenFxArea(ForgetsPytreeSpecs))
 code_does_not_realize = BrokenBackend("code-does-not-realize", BrokenFxArea(CodeDoesNotRealize))
+hooks_run_twice_when_stale = BrokenBackend(
+    "hooks-run-twice-when-stale", BrokenFxArea(HooksRunTwiceWhenStale)
+)
+deepcopy_shares_class = BrokenBackend("deepcopy-shares-class", BrokenFxArea(DeepcopySharesClass))
+assignment_keeps_old_code = BrokenBackend(
+    "assignment-keeps-old-code", BrokenFxArea(AssignmentKeepsOldCode)
+)
