@@ -68,18 +68,32 @@ CATCHING: dict[str, tuple[str, list[str]]] = {
     # ---------------------------------------------------------------- IR attribute text
     "broken_lazy_ir_attributes:floats_fixed_precision": (
         ATTRIBUTES,
-        _golden("uniform_float_bounds", "rand_whole_float_bounds", "normal_mean_std",
-                "bernoulli_probability"),  # fmt: skip
+        _golden(
+            "uniform_float_bounds",
+            "rand_whole_float_bounds",
+            "normal_mean_std",
+            "bernoulli_probability",
+        ),
     ),
     "broken_lazy_ir_attributes:negative_dims_canonicalized": (
         ATTRIBUTES,
-        _golden("sum_negative_dim", "transpose_negative_dims", "permute_negative_dims",
-                "diagonal_negative_offset", "topk_smallest_sorted"),  # fmt: skip
+        _golden(
+            "sum_negative_dim",
+            "transpose_negative_dims",
+            "permute_negative_dims",
+            "diagonal_negative_offset",
+            "topk_smallest_sorted",
+        ),
     ),
     "broken_lazy_ir_attributes:negative_ints_unsigned": (
         ATTRIBUTES,
-        _golden("select_negative_index", "slice_negative_bounds", "expand_keeping_a_dim",
-                "nll_loss_ignore_index", "cat_negative_dim"),  # fmt: skip
+        _golden(
+            "select_negative_index",
+            "slice_negative_bounds",
+            "expand_keeping_a_dim",
+            "nll_loss_ignore_index",
+            "cat_negative_dim",
+        ),
     ),
     "broken_lazy_ir_attributes:bools_printed_by_python": (
         ATTRIBUTES,
@@ -117,11 +131,23 @@ CATCHING: dict[str, tuple[str, list[str]]] = {
     ),
     "broken_lazy_graph_hash:hash_ignores_attributes": (
         HASH,
-        _ids(HASH, "test_graphs_differing_in_one_thing_hash_differently", "int_attribute",
-             "int_list_attribute", "bool_attribute", "string_attribute", "float_attribute")
-        + _ids(HASH, "test_step_after_a_similar_graph_computes_its_own_values",
-               "int_attribute", "bool_attribute", "string_attribute"),
-    ),  # fmt: skip
+        _ids(
+            HASH,
+            "test_graphs_differing_in_one_thing_hash_differently",
+            "int_attribute",
+            "int_list_attribute",
+            "bool_attribute",
+            "string_attribute",
+            "float_attribute",
+        )
+        + _ids(
+            HASH,
+            "test_step_after_a_similar_graph_computes_its_own_values",
+            "int_attribute",
+            "bool_attribute",
+            "string_attribute",
+        ),
+    ),
     "broken_lazy_graph_hash:hash_operands_by_structure": (
         HASH,
         _ids(HASH, "test_graphs_differing_in_one_thing_hash_differently", "edges")
@@ -144,47 +170,82 @@ CATCHING: dict[str, tuple[str, list[str]]] = {
     # ---------------------------------------------------------------- strided transfers
     "broken_lazy_device_views:upload_ignores_strides": (
         VIEWS,
-        _ids(VIEWS, "test_cpu_view_moves_to_the_device", "transposed-float32",
-             "every_other_column-float32", "expanded_row-float32", "overlapping_windows-float32")
+        _ids(
+            VIEWS,
+            "test_cpu_view_moves_to_the_device",
+            "transposed-float32",
+            "every_other_column-float32",
+            "expanded_row-float32",
+            "overlapping_windows-float32",
+        )
         + _ids(VIEWS, "test_copy_into_a_device_tensor_from_a_cpu_view", "transposed-bool"),
-    ),  # fmt: skip
+    ),
     "broken_lazy_device_views:upload_ignores_storage_offset": (
         VIEWS,
-        _ids(VIEWS, "test_cpu_view_moves_to_the_device", "row_slice_with_offset-float32",
-             "single_element-float32", "offset_and_step-int64")
+        _ids(
+            VIEWS,
+            "test_cpu_view_moves_to_the_device",
+            "row_slice_with_offset-float32",
+            "single_element-float32",
+            "offset_and_step-int64",
+        )
         + _ids(VIEWS, "test_copy_into_a_device_tensor_from_a_cpu_view", "column-float32")
         + _ids(VIEWS, "test_cpu_view_moves_with_a_dtype_conversion"),
-    ),  # fmt: skip
+    ),
     "broken_lazy_device_views:upload_shares_cpu_memory": (
         VIEWS,
-        _ids(VIEWS, "test_moved_view_does_not_follow_its_cpu_base", "transposed", "column",
-             "single_element"),
-    ),  # fmt: skip
+        _ids(
+            VIEWS,
+            "test_moved_view_does_not_follow_its_cpu_base",
+            "transposed",
+            "column",
+            "single_element",
+        ),
+    ),
     "broken_lazy_device_views:download_reads_storage_in_order": (
         VIEWS,
-        _ids(VIEWS, "test_device_view_moves_back_to_cpu", "transposed", "column",
-             "diagonal_with_offset", "permuted"),
-    ),  # fmt: skip
+        _ids(
+            VIEWS,
+            "test_device_view_moves_back_to_cpu",
+            "transposed",
+            "column",
+            "diagonal_with_offset",
+            "permuted",
+        ),
+    ),
     # ---------------------------------------------------------------- extract aliasing
     "broken_lazy_extract_aliasing:program_buffers_handed_out": (
         EXTRACT,
-        _ids(EXTRACT, "test_results_share_no_memory_eager_results_do_not",
-             "a_clone_of_an_argument", "a_contiguous_copy_of_a_view"),
-    ),  # fmt: skip
+        _ids(
+            EXTRACT,
+            "test_results_share_no_memory_eager_results_do_not",
+            "a_clone_of_an_argument",
+            "a_contiguous_copy_of_a_view",
+        ),
+    ),
     "broken_lazy_extract_aliasing:equal_results_merged": (
         EXTRACT,
         _ids(EXTRACT, "test_results_share_no_memory_eager_results_do_not", "two_equal_results"),
     ),
     "broken_lazy_extract_aliasing:output_buffers_reused": (
         EXTRACT,
-        _ids(EXTRACT, "test_results_survive_the_next_call", "an_argument", "two_equal_results",
-             "an_argument_updated_in_place"),
-    ),  # fmt: skip
+        _ids(
+            EXTRACT,
+            "test_results_survive_the_next_call",
+            "an_argument",
+            "two_equal_results",
+            "an_argument_updated_in_place",
+        ),
+    ),
     "broken_lazy_extract_aliasing:updates_through_views_lost": (
         EXTRACT,
-        _ids(EXTRACT, "test_in_place_updates_reach_the_callers_argument",
-             "an_argument_updated_through_a_view", "a_view_updated_in_place"),
-    ),  # fmt: skip
+        _ids(
+            EXTRACT,
+            "test_in_place_updates_reach_the_callers_argument",
+            "an_argument_updated_through_a_view",
+            "a_view_updated_in_place",
+        ),
+    ),
 }
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conformance.lazy import golden
-from conformance.lazy.dialects import DialectError, normalize
 from conformance.lazy.attribute_programs import ATTRIBUTE_PROGRAMS
+from conformance.lazy.dialects import DialectError, normalize
 from conformance.lazy.programs import PROGRAMS
 
 PYTORCH_TEXT = """\
@@ -42,7 +42,9 @@ def test_every_program_has_a_golden_file() -> None:
     assert not set(PROGRAMS) & set(ATTRIBUTE_PROGRAMS), "two programs share a golden file"
     for name in [*PROGRAMS, *ATTRIBUTE_PROGRAMS]:
         assert golden.read_golden(name).startswith("IR {\n")
-    stale = {p.stem for p in golden.GOLDEN_DIR.glob("*.txt")} - set(PROGRAMS) - set(ATTRIBUTE_PROGRAMS)
+    stale = (
+        {p.stem for p in golden.GOLDEN_DIR.glob("*.txt")} - set(PROGRAMS) - set(ATTRIBUTE_PROGRAMS)
+    )
     assert stale == set(), f"golden files without a program: {sorted(stale)}"
 
 

@@ -53,8 +53,18 @@ class Pair:
     values_tell: bool = True
 
 
-def _leaves(d: str, *shape: int, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, ...]:
+def _leaves(
+    d: str, *shape: int, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
     return inp(d, *shape, dtype=dtype), inp(d, *shape, seed=1, dtype=dtype)
+
+
+def _binary(
+    d: str, fn: Callable[[torch.Tensor, torch.Tensor], list[torch.Tensor]]
+) -> list[torch.Tensor]:
+    """``fn(x, y)`` on two 3-element inputs."""
+    x, y = _leaves(d, 3)
+    return fn(x, y)
 
 
 def _product(d: str, *shape: int) -> list[torch.Tensor]:
@@ -135,14 +145,14 @@ PAIRS: list[Pair] = [
     ),
     Pair(
         "edges",
-        lambda d, _: (lambda x, y: [(x - y) * x])(*_leaves(d, 3)),
-        lambda d, _: (lambda x, y: [(x - y) * y])(*_leaves(d, 3)),
+        lambda d, _: _binary(d, lambda x, y: [(x - y) * x]),
+        lambda d, _: _binary(d, lambda x, y: [(x - y) * y]),
         "edges",
     ),
     Pair(
         "root_order",
-        lambda d, _: (lambda x, y: [x * y, x / y])(*_leaves(d, 3)),
-        lambda d, _: (lambda x, y: [x / y, x * y])(*_leaves(d, 3)),
+        lambda d, _: _binary(d, lambda x, y: [x * y, x / y]),
+        lambda d, _: _binary(d, lambda x, y: [x / y, x * y]),
         "roots",
     ),
     Pair(
@@ -161,8 +171,8 @@ PAIRS: list[Pair] = [
     Pair("scalar_value", lambda d, _: [inp(d, 3) * 2.5], lambda d, _: [inp(d, 3) * -7.25], None),
     Pair(
         "interchangeable_leaves",
-        lambda d, _: (lambda x, y: [x * y])(*_leaves(d, 3)),
-        lambda d, _: (lambda x, y: [y * x])(*_leaves(d, 3)),
+        lambda d, _: _binary(d, lambda x, y: [x * y]),
+        lambda d, _: _binary(d, lambda x, y: [y * x]),
         None,
     ),
     Pair("data_from_a_step", _uploaded, _from_a_step, None),

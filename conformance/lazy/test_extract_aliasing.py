@@ -94,7 +94,12 @@ def sharing(args: list[torch.Tensor], results: list[torch.Tensor]) -> set[str]:
             x.untyped_storage().data_ptr() == y.untyped_storage().data_ptr()
         )
 
-    pairs = {f"result {k} ~ argument {i}" for k, r in enumerate(results) for i, a in enumerate(args) if same(r, a)}  # fmt: skip
+    pairs = {
+        f"result {k} ~ argument {i}"
+        for k, r in enumerate(results)
+        for i, a in enumerate(args)
+        if same(r, a)
+    }
     pairs |= {
         f"result {k} ~ result {j}"
         for k, r in enumerate(results)

@@ -2,8 +2,9 @@
 
 Every dtype the op sweep knows (``float32``, ``float64``, ``bfloat16``, ``float16``,
 ``int64``, ``bool``) meets Python scalars of each kind, dimensioned tensors of every
-dtype, 0-dim tensors of every dtype, and in-place ops whose other operand is wider. The op sweep runs one dtype at a time (and only ``float32`` unless
-``--dtypes`` is given), so it never mixes dtypes; these tests run in every default run.
+dtype, 0-dim tensors of every dtype, and in-place ops whose other operand is wider.
+The op sweep runs one dtype at a time (and only ``float32`` unless ``--dtypes`` is
+given), so it never mixes dtypes; these tests run in every default run.
 
 Each test builds one small program from the same CPU inputs on CPU and on the device
 and requires, op by op: the dtype the lazy tensor reports before the step (shape
@@ -73,8 +74,10 @@ def check(lazy_area: LazyArea, program: Program, *inputs: torch.Tensor) -> None:
         where = f"{op} on {', '.join(f'{name(t.dtype)}{list(t.shape)}' for t in inputs)}"
         if not isinstance(want, torch.Tensor) or not isinstance(got, torch.Tensor):
             if got is not want:
-                shown = [v.__name__ if isinstance(v, type) else f"a {name(v.dtype)} tensor"
-                         for v in (got, want)]  # fmt: skip
+                shown = [
+                    v.__name__ if isinstance(v, type) else f"a {name(v.dtype)} tensor"
+                    for v in (got, want)
+                ]
                 problems.append(f"{where}: {shown[0]} on the device, {shown[1]} on CPU")
             continue
         if reported[op] != want.dtype:
@@ -167,7 +170,9 @@ def test_mixed_dtype_operands(lazy_area: LazyArea, pair: tuple[torch.dtype, torc
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
-def test_zero_dim_tensor_operand(lazy_area: LazyArea, pair: tuple[torch.dtype, torch.dtype]) -> None:
+def test_zero_dim_tensor_operand(
+    lazy_area: LazyArea, pair: tuple[torch.dtype, torch.dtype]
+) -> None:
     """A 0-dim tensor only widens a dimensioned one of a lower category, as on CPU.
 
     ``float32[3,4] * float64[]`` stays ``float32`` (same category); ``int64[3,4] *

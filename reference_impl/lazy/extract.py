@@ -138,4 +138,7 @@ class _Replay:
             if result is not arg:
                 arg.copy_(result)
         outs = self._root_of[n:]
-        return [fresh[k].clone() if own else fresh[k] for k, own in zip(outs, self.own_copy)]
+        return [
+            fresh[k].clone() if own else fresh[k]
+            for k, own in zip(outs, self.own_copy, strict=True)
+        ]

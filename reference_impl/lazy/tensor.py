@@ -316,15 +316,21 @@ def _check_same_dtype(name: str, args: tuple[Any, ...]) -> None:
 
 def _check_bool_sub(args: tuple[Any, ...]) -> None:
     """Raise as CPU's ``sub`` does for bool operands (its meta kernel does not check)."""
-    bools = [a.dtype == torch.bool if isinstance(a, torch.Tensor) else isinstance(a, bool)
-             for a in args[:2]]  # fmt: skip
+    bools = [
+        a.dtype == torch.bool if isinstance(a, torch.Tensor) else isinstance(a, bool)
+        for a in args[:2]
+    ]
     if all(bools):
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                           "supported. Use the `^` or `logical_xor()` operator instead.")  # fmt: skip
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not "
+            "supported. Use the `^` or `logical_xor()` operator instead."
+        )
     if any(bools):
-        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
-                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
-                           "operator instead.")  # fmt: skip
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. "
+            "If you are trying to invert a mask, use the `~` or `logical_not()` "
+            "operator instead."
+        )
 
 
 def _kind(schema_type: Any) -> str:

@@ -32,9 +32,13 @@ def _upload_patch(read: Callable[[Any], Any]) -> Callable[[], None]:
         real = tensor._copy
 
         def _copy(dst: Any, src: Any, non_blocking: bool = False) -> Any:
-            if isinstance(src, torch.Tensor) and not isinstance(src, tensor.LazyTensor):
-                if not torch._is_functional_tensor(src) and src.shape == dst.shape:
-                    src = read(src)
+            if (
+                isinstance(src, torch.Tensor)
+                and not isinstance(src, tensor.LazyTensor)
+                and not torch._is_functional_tensor(src)
+                and src.shape == dst.shape
+            ):
+                src = read(src)
             return real(dst, src, non_blocking)
 
         tensor._copy = _copy  # type: ignore[assignment]

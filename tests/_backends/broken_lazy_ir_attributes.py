@@ -118,7 +118,9 @@ def _absent_scalars_shown(node: Any, line: str) -> str:
     args_t, kwargs_t = node.template
     extra = "".join(
         f", {param.name}=null"
-        for param, slot in zip(tensor.params(node.target), [*args_t, *kwargs_t.values()])
+        for param, slot in zip(
+            tensor.params(node.target), [*args_t, *kwargs_t.values()], strict=False
+        )
         if param.kind == "scalar" and slot is None
     )
     head, root, tail = line.partition(", ROOT=")

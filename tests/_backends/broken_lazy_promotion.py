@@ -55,9 +55,7 @@ def _mixed_operands_computed_in_first_dtype() -> None:
         if len({t.dtype for t in tensors}) < 2 or tensors[0].dtype == torch.bool:
             return real(node, inputs)
         first = tensors[0].dtype
-        cast = [
-            x.to(first) if isinstance(x, torch.Tensor) and x.dim() > 0 else x for x in inputs
-        ]
+        cast = [x.to(first) if isinstance(x, torch.Tensor) and x.dim() > 0 else x for x in inputs]
         return real(node, cast).to(node.dtypes[0])
 
     executor.run_node = run_node  # type: ignore[assignment]

@@ -44,8 +44,7 @@ def _generator_state_frozen_in_cache() -> None:
     def compile_graph(order: list[Any], roots: Any) -> Any:
         program = real(order, roots)
         frozen = {
-            program.inputs.index(slot): leaf.data
-            for slot, leaf in _generator_states(order).items()
+            program.inputs.index(slot): leaf.data for slot, leaf in _generator_states(order).items()
         }
         run = program.run
         program.run = lambda data: run(  # type: ignore[method-assign]
