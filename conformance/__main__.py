@@ -1,8 +1,11 @@
 """Command line: ``python -m conformance compare BASE.json NEW.json`` and
 ``python -m conformance scoreboard REPORT.json [REPORT2.json ...] [-o OUTPUT]``.
 
-Exit status of compare: 0 when NEW has no regression against BASE, 1 when it has;
-of scoreboard: 0. Both exit 2 on bad input (a missing or malformed report).
+Exit status of compare: 0 when NEW has no regression against BASE, 1 when it has (or,
+with ``--strict``, a changed failure); of scoreboard: 0. Both exit 2 on bad input: a
+missing or malformed report, a report of a run that did not complete (unless
+``--allow-incomplete``), or for compare two reports of different backends (unless
+``--allow-different-backends``). Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     gate.add_argument("base", type=Path, help="report of the accepted baseline")
     gate.add_argument("new", type=Path, help="report of the candidate")
+    gate.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail (exit 1) on changed failures, e.g. a known failure that now crashes",
+    )
+    gate.add_argument(
+        "--allow-different-backends",
+        action="store_true",
+        help="compare reports of two different backends (by default an error)",
+    )
     board = commands.add_parser(
         "scoreboard",
         help="write a Markdown and a self-contained HTML scoreboard from one or more reports",
@@ -36,13 +49,37 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("scoreboard"),
         help="output path without suffix: writes OUTPUT.md and OUTPUT.html (default: scoreboard)",
     )
+    for sub in (gate, board):
+        sub.add_argument(
+            "--allow-incomplete",
+            action="store_true",
+            help="accept reports of runs that did not complete (interrupted, crashed, ...); "
+            "they are marked as such",
+        )
+    commands.add_parser("guide", help="print where the backend author's guide is installed")
     args = parser.parse_args(argv)
+    if args.command == "guide":
+        from conformance.discovery import guide_path
+
+        print(guide_path())
+        return 0
     try:
         if args.command == "scoreboard":
-            written = scoreboard.run(args.reports, args.output)
+            written = scoreboard.run(
+                args.reports, args.output, allow_incomplete=args.allow_incomplete
+            )
             print("\n".join(f"wrote {path}" for path in written))
             return 0
-        status, lines = compare.run(args.base, args.new)
+        status, lines = compare.run(
+            args.base,
+            args.new,
+            allow_incomplete=args.allow_incomplete,
+            allow_different_backends=args.allow_different_backends,
+            strict=args.strict,
+        )
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -301,6 +301,61 @@ def missing_members(obj: object, area: str) -> list[str]:
     return missing
 
 
+def _kind(protocol: type, name: str) -> str:
+    """What ``protocol`` promises about member ``name``: method, str, class or any."""
+    for klass in protocol.__mro__:
+        if name in vars(klass) and callable(vars(klass)[name]):
+            return "method"
+        annotation = getattr(klass, "__annotations__", {}).get(name)
+        if annotation is not None:
+            text = str(annotation)
+            if text == "str":
+                return "str"
+            if text.startswith("type["):
+                return "class"
+            return "any"
+    return "any"
+
+
+def member_problems(obj: object, area: str) -> list[str]:
+    """Members of ``obj`` (an ``area`` object) whose type breaks the protocol, described.
+
+    Methods must be callable, string attributes strings, ``LazyGraphModule`` a
+    ``torch.fx.GraphModule`` subclass, namespace members callable. Reading a member that
+    raises is a problem too. Missing members are :func:`missing_members`' business.
+    """
+    protocol = AREAS[area]
+    problems: list[str] = []
+    for name in protocol_members(protocol):
+        try:
+            value = getattr(obj, name)
+        except AttributeError:
+            continue
+        except Exception as exc:
+            problems.append(f"{name} raised {type(exc).__name__}: {exc}")
+            continue
+        kind = _kind(protocol, name)
+        if kind == "method" and not callable(value):
+            problems.append(f"{name} must be callable, got {value!r}")
+        elif kind == "str" and not isinstance(value, str):
+            problems.append(f"{name} must be a string, got {value!r}")
+        elif kind == "class" and not _is_graph_module_class(value):
+            problems.append(f"{name} must be a torch.fx.GraphModule subclass, got {value!r}")
+    for namespace, members in NAMESPACE_MEMBERS.get(area, {}).items():
+        holder = getattr(obj, namespace, None)
+        for name in members:
+            value = getattr(holder, name, None)
+            if value is not None and not callable(value):
+                problems.append(f"{namespace}.{name} must be callable, got {value!r}")
+    return problems
+
+
+def _is_graph_module_class(value: object) -> bool:
+    from torch.fx import GraphModule
+
+    return isinstance(value, type) and issubclass(value, GraphModule)
+
+
 def implemented_areas(backend: object) -> list[str]:
     """Areas whose attribute is present and not None, in :data:`AREAS` order."""
     return [area for area in AREAS if getattr(backend, area, None) is not None]

@@ -20,11 +20,19 @@ from conformance.contract import (
     AREAS,
     BACKEND_MEMBERS,
     default_expectations,
+    member_problems,
     missing_members,
 )
 
 ENTRY_POINT_GROUP = "conformance.backends"
-DOCS_HINT = "see docs/writing-a-backend.md"
+
+
+def guide_path() -> Path:
+    """The backend author's guide, shipped inside the package."""
+    return Path(__file__).parent / "writing-a-backend.md"
+
+
+DOCS_HINT = f"see {guide_path()}"
 
 
 class BackendError(ValueError):
@@ -132,19 +140,42 @@ def load_backend(spec: str) -> LoadedBackend:
             raise BackendError(
                 f"backend {spec!r}: instantiating {obj!r} failed: {_cause(exc)}"
             ) from exc
-    missing = [name for name in BACKEND_MEMBERS if not hasattr(obj, name)]
+    values: dict[str, object] = {}
+    missing = []
+    for name in BACKEND_MEMBERS:
+        try:
+            values[name] = getattr(obj, name)
+        except AttributeError:
+            missing.append(name)
+        except Exception as exc:
+            raise BackendError(
+                f"backend {spec!r}: reading its {name!r} failed: {_cause(exc)}; {DOCS_HINT}"
+            ) from exc
     if missing:
         raise BackendError(
             f"backend {spec!r} ({type(obj).__qualname__}) lacks required members: "
             f"{', '.join(missing)}; {DOCS_HINT}"
         )
+    wrong = [
+        f"{name} must be a non-empty string, got {values[name]!r}"
+        for name in ("name", "device")
+        if not isinstance(values[name], str) or not values[name]
+    ]
+    if wrong:
+        raise BackendError(f"backend {spec!r}: {'; '.join(wrong)}; {DOCS_HINT}")
+    try:
+        expectations = default_expectations(obj)
+    except Exception as exc:
+        raise BackendError(
+            f"backend {spec!r}: its 'expectations' is not a path: {_cause(exc)}"
+        ) from exc
     loaded = LoadedBackend(
         spec=spec,
         obj=obj,
-        name=str(obj.name),  # type: ignore[attr-defined]
-        version=str(obj.version),  # type: ignore[attr-defined]
-        device=str(obj.device),  # type: ignore[attr-defined]
-        expectations=default_expectations(obj),
+        name=str(values["name"]),
+        version=str(values["version"]),
+        device=str(values["device"]),
+        expectations=expectations,
     )
     for area in AREAS:
         try:
@@ -160,6 +191,12 @@ def load_backend(spec: str) -> LoadedBackend:
             raise BackendError(
                 f"backend {loaded.name!r}: its {area!r} area ({type(area_obj).__qualname__}) "
                 f"lacks required members: {', '.join(lacking)}; {DOCS_HINT}"
+            )
+        problems = member_problems(area_obj, area)
+        if problems:
+            raise BackendError(
+                f"backend {loaded.name!r}: its {area!r} area ({type(area_obj).__qualname__}) "
+                f"has members of the wrong type: {'; '.join(problems)}; {DOCS_HINT}"
             )
         loaded.areas[area] = area_obj
     return loaded

@@ -111,19 +111,24 @@ class Manifest:
         """The first entry whose pattern matches ``test_id``."""
         return next((e for e in self.entries if e.matches(test_id)), None)
 
-    def unmatched(self, test_ids: list[str]) -> list[Expectation]:
+    def unmatched(
+        self, test_ids: list[str], suite_files: set[str] | None = None
+    ) -> list[Expectation]:
         """Entries that match none of ``test_ids``: stale or misspelled.
 
-        Only entries about areas that were collected count: running one area's suite
-        must not flag the manifest's entries for the others. An entry's area is the
-        first path component of its pattern; a pattern that starts with a wildcard is
-        always in scope.
+        Only entries about test files that were collected count: running one file or
+        one area must not flag the manifest's entries for the others. An entry's file is
+        the part of its pattern before ``::``; it is in scope when it matches a collected
+        file, or when it matches none of ``suite_files`` (every test file of the suite,
+        canonical) and so can never match anything.
         """
-        collected_areas = {test_id.split("/", 1)[0] for test_id in test_ids}
+        files = {test_id.split("::", 1)[0] for test_id in test_ids}
 
         def in_scope(entry: Expectation) -> bool:
-            area = entry.test.split("/", 1)[0]
-            return "*" in area or area in collected_areas
+            regex = compile_pattern(entry.test.split("::", 1)[0])
+            if any(regex.fullmatch(f) for f in files):
+                return True
+            return suite_files is not None and not any(regex.fullmatch(f) for f in suite_files)
 
         return [e for e in self.entries if in_scope(e) and not any(e.matches(t) for t in test_ids)]
 
@@ -243,6 +248,10 @@ def load_manifest(path: Path) -> Manifest:
         raise ManifestError(
             f"{path}: cannot read expectations manifest ({exc.strerror}); "
             "check the --expectations path"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the manifest as UTF-8"
         ) from None
     return parse_manifest(text, path)
 

@@ -2,29 +2,56 @@
 
 Registered through the ``pytest11`` entry point, so it is active in every pytest run of
 an environment where torch-conformance is installed. It therefore stays out of the way:
-importing it is cheap (no torch), it only touches tests that live in the ``conformance``
-package, and it loads the backend only when such tests are collected or the run names
-a backend explicitly.
+importing it is cheap (no torch), and it only acts on a *conformance run*: one whose
+arguments name the installed suite (``--pyargs conformance...``, a path inside the
+package, a checkout's root) or that passes ``--backend``. ``$CONFORMANCE_BACKEND`` only
+chooses the backend of such a run; it never turns an unrelated project's run into one.
 
 Under pytest-xdist the controller and every worker load the backend; workers run tests
 and the controller writes the report and the summary from the reports workers send
-(per-test facts travel in ``user_properties``, which xdist serializes).
+(per-test facts travel in ``user_properties``, which xdist serializes). The controller
+collects nothing itself: it learns the selected tests from each worker's collection and
+maps node ids to canonical ids by file location (``conformance.testids``), which is how
+a test whose worker crashed, even during setup, is still attributed to its area.
+
+The report is written when the run starts (status ``unfinished``) and rewritten when it
+ends, so whatever happens in between (an interrupt, a crashed worker, a killed process)
+the file on disk says how the run ended; see ``conformance.results``.
 """
 
 from __future__ import annotations
 
 import os
-import re
+import signal
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
+from conformance import testids
 from conformance.contract import AREAS
 from conformance.discovery import BackendError, LoadedBackend, load_backend
 from conformance.manifest import Manifest, ManifestError, load_manifest, write_expectations
-from conformance.results import CaseResult, build_report, format_table, write_report
+from conformance.recorder import Recorder
+from conformance.results import (
+    RunStatus,
+    build_report,
+    format_table,
+    normalize_reason,
+    write_report,
+)
+from conformance.runtime import (
+    DEFAULT_TIMEOUT,
+    GOLDEN_DIR_OVERRIDE,
+    GOLDENS_WRITTEN,
+    Watchdog,
+    accept_mode,
+    configure_threads,
+    describe_threads,
+    user_timeout_configured,
+)
 
 ENV_BACKEND = "CONFORMANCE_BACKEND"
 DEFAULT_BACKEND = "reference"
@@ -37,6 +64,8 @@ PROP_ID, PROP_AREA, PROP_NOT_IMPL, PROP_CATEGORY = (
 )
 #: Op-sweep facts: the test's dispatch class (native/fallback/wrong/error) and fallbacks.
 PROP_DISPATCH, PROP_FALLBACKS = "conformance_dispatch", "conformance_fallbacks"
+#: Golden files a test wrote (accept runs only), and the warnings it raised.
+PROP_GOLDENS, PROP_WARNINGS = "conformance_goldens_written", "conformance_warnings"
 SWEEP_DTYPES = ("float32", "float64", "bfloat16", "float16", "int64", "bool")
 TIERS = ("full", "smoke")
 
@@ -51,6 +80,32 @@ def _dtype_list(value: str) -> tuple[str, ...]:
             f"unknown dtype(s) {', '.join(bad) or value!r}; choose from {', '.join(SWEEP_DTYPES)}"
         )
     return names
+
+
+def _seconds(value: str) -> float:
+    import argparse
+
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: a timeout cannot be negative")
+    return seconds
+
+
+def _threads(value: str) -> int | None:
+    import argparse
+
+    if value == "auto":
+        return None
+    try:
+        threads = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of threads or 'auto'") from None
+    if threads < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: give at least 1 thread")
+    return threads
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,8 +128,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--conformance-report",
         default=None,
         metavar="FILE",
-        help="write a JSON report (backend, versions, per-test outcome, area, duration, "
-        "reason) for release gating; compare two with 'python -m conformance compare'",
+        help="write a JSON report (backend, versions, how the run ended, per-test outcome, "
+        "area, duration, reason) for release gating; compare two with "
+        "'python -m conformance compare'",
     )
     group.addoption(
         "--accept",
@@ -82,7 +138,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         dest="conformance_accept",
         help="rewrite golden files (e.g. lazy IR text) from the backend under test instead "
-        "of comparing; same as EXPECTTEST_ACCEPT=1. Never use in CI",
+        "of comparing, and list the files written; EXPECTTEST_ACCEPT=1 means the same "
+        "except when $CI is set. The report of such a run is not a verdict",
+    )
+    group.addoption(
+        "--golden-dir",
+        default=None,
+        dest="conformance_golden_dir",
+        metavar="DIR",
+        help="read golden files from DIR (and --accept into it) instead of the suite's own "
+        "golden directory, e.g. a copy in your checkout",
     )
     group.addoption(
         "--write-expectations",
@@ -91,6 +156,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="after the run, write a manifest listing every failing test with the observed "
         "error as its reason (plus the current manifest's still-failing entries and [[op]] "
         "tables); review the reasons before committing it",
+    )
+    group.addoption(
+        "--conformance-timeout",
+        type=_seconds,
+        default=None,
+        dest="conformance_timeout",
+        metavar="SECONDS",
+        help=f"per-test timeout of conformance tests (default: ini conformance_timeout, else "
+        f"{DEFAULT_TIMEOUT:g}; 0 disables); a test that takes longer is an error and the run "
+        "goes on. pytest-timeout's own --timeout, if given, applies instead",
+    )
+    group.addoption(
+        "--threads-per-worker",
+        type=_threads,
+        default=None,
+        dest="conformance_threads",
+        metavar="N",
+        help="intra-op threads (torch.set_num_threads) of each xdist worker; default 'auto': "
+        "cores // workers, so workers x threads never exceed the cores",
+    )
+    group.addoption(
+        "--show-warnings",
+        action="store_true",
+        default=False,
+        dest="conformance_show_warnings",
+        help="show the warnings conformance tests raise in pytest's warnings summary "
+        "(by default they are kept in the report's per-test 'warnings' only)",
     )
     # The op sweep (lazy/test_ops.py).
     group.addoption(
@@ -114,7 +206,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="conformance_ops",
         metavar="PATTERNS",
         help="op sweep: only OpInfo ops matching these comma-separated patterns "
-        "(fnmatch, e.g. 'add,nn.functional.*')",
+        "(fnmatch, e.g. 'add,nn.functional.*'); a pattern matching no op is an error",
     )
     group.addoption(
         "--conformance-tier",
@@ -127,12 +219,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--op-timeout",
-        type=float,
-        default=120.0,
+        type=_seconds,
+        default=None,
         dest="conformance_op_timeout",
         metavar="SECONDS",
-        help="op sweep: per-test timeout; a test that takes longer is reported as an error "
-        "(default 120)",
+        help="op sweep: per-test timeout, reported as an error (default 300)",
     )
     parser.addini(
         "conformance_tier",
@@ -145,23 +236,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "still run every sample",
         default="0",
     )
-
-
-def canonical_id(item: pytest.Item) -> tuple[str, str] | None:
-    """(canonical test id, area) for an item of a conformance suite, else None.
-
-    The canonical id is the test module's path inside the ``conformance`` package plus
-    the rest of the node id (``fx/test_pickle.py::test_round_trip``). It is derived from
-    the module's dotted name, not its location, so manifests and reports are the same
-    whether pytest was started in a checkout, from another directory with ``--pyargs``,
-    or against an installed copy; node ids are not (they are relative to the rootdir).
-    """
-    module = getattr(item, "module", None)
-    parts = getattr(module, "__name__", "").split(".")
-    if len(parts) < 3 or parts[0] != "conformance" or parts[1] not in AREAS:
-        return None
-    _, sep, rest = item.nodeid.partition("::")
-    return "/".join(parts[1:]) + ".py" + sep + rest, parts[1]
+    parser.addini(
+        "conformance_timeout",
+        f"per-test timeout in seconds of conformance tests (default {DEFAULT_TIMEOUT:g})",
+        default=None,
+    )
 
 
 @dataclass(eq=False)  # registered as a plugin, so it must stay hashable
@@ -172,10 +251,19 @@ class ConformanceState:
     _backend: LoadedBackend | None = None
     _manifest: Manifest | None = None
     _manifest_loaded: bool = False
-    collected_ids: list[str] = field(default_factory=list)
-    results: dict[str, CaseResult] = field(default_factory=dict)
-    #: node id -> (canonical id, area) of every test reported so far (for crash reports).
-    _seen: dict[str, tuple[str, str]] = field(default_factory=dict)
+    recorder: Recorder = field(default_factory=Recorder)
+    report_path: Path | None = None
+    targeted: bool = False
+    interrupted: bool = False
+    internal_error: str = ""
+    collection_errors: list[str] = field(default_factory=list)
+    goldens_written: list[str] = field(default_factory=list)
+    usage_error: str = ""
+    watchdog: Watchdog | None = None
+    _initial: list[Path] | None = None
+
+    def __post_init__(self) -> None:
+        self.recorder.listed = self.listed
 
     @property
     def backend_spec(self) -> str:
@@ -188,7 +276,8 @@ class ConformanceState:
             try:
                 self._backend = load_backend(self.backend_spec)
             except BackendError as exc:
-                raise pytest.UsageError(f"torch-conformance: {exc}") from None
+                self.refuse(str(exc))
+        assert self._backend is not None
         return self._backend
 
     @property
@@ -213,14 +302,14 @@ class ConformanceState:
         try:
             return load_manifest(path)
         except ManifestError as exc:
-            raise pytest.UsageError(f"torch-conformance: {exc}") from None
+            self.refuse(str(exc))
 
     @property
     def tier(self) -> str:
         """The op sweep's tier: the option, else the ini setting, else ``full``."""
         tier = self.config.getoption("conformance_tier") or self.config.getini("conformance_tier")
         if tier not in TIERS:
-            raise pytest.UsageError(f"torch-conformance: conformance_tier must be one of {TIERS}")
+            self.refuse(f"conformance_tier must be one of {', '.join(TIERS)}, not {tier!r}")
         return str(tier)
 
     @property
@@ -229,108 +318,215 @@ class ConformanceState:
         try:
             return min(1.0, max(0.0, float(self.config.getini("conformance_full_sample"))))
         except ValueError:
-            raise pytest.UsageError(
-                "torch-conformance: conformance_full_sample must be a number from 0 to 1"
-            ) from None
+            self.refuse("conformance_full_sample must be a number from 0 to 1")
 
     def targets_conformance(self) -> bool:
         """Whether this run is about conformance even before collection says so."""
-        if self.config.getoption("backend") or os.environ.get(ENV_BACKEND):
+        if self.config.getoption("backend"):
             return True
-        # "conformance", "conformance.fx", "conformance/fx/test_x.py::t", absolute paths.
-        return any("conformance" in re.split(r"[/\\.:]", arg) for arg in self.config.args)
+        pyargs = bool(self.config.getoption("pyargs", False))
+        where = self.config.invocation_params.dir
+        return any(testids.names_suite(str(a), where, pyargs) for a in self.config.args)
 
+    def refuse(self, message: str) -> NoReturn:
+        """Stop the run with a usage error (exit 4): one line naming problem and fix."""
+        self.usage_error = message
+        self.write_report()
+        raise pytest.UsageError(f"torch-conformance: {message}")
+
+    def listed(self, test_id: str) -> tuple[str, str] | None:
+        """The manifest's ``([category] reason, category)`` for ``test_id``, if listed."""
+        manifest = self._manifest if self._manifest_loaded else None
+        entry = manifest.match(test_id) if manifest is not None else None
+        return None if entry is None else (f"[{entry.category}] {entry.reason}", entry.category)
+
+    # Hooks: the state is registered as a plugin of its config, so these methods see
+    # only this run's events (pytester can run several configs in one process).
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Hook (the state is registered as a plugin): fold each phase into a result.
+        """Fold each phase into a result (first, so a listed crash is shown as xfailed).
 
         Under xdist the controller receives every worker's reports through this hook too;
         only the controller (or a plain run) writes the summary and the report.
         """
         self.record(report)
 
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        """A test began (on the xdist controller: a worker announced it)."""
+        if self.targeted and not _is_worker(self.config):
+            found = self.canonical_from_nodeid(nodeid)
+            if found is not None:
+                self.recorder.start(*found)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(report.nodeid or "<session>")
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C or SIGTERM, as opposed to pytest's and xdist's own early stops.
+
+        pytest (collection errors) and xdist (-x, --maxfail) stop a run by raising
+        subclasses of KeyboardInterrupt; only a real interrupt, or a worker that got
+        one, makes the run ``interrupted``.
+        """
+        if type(excinfo.value) is KeyboardInterrupt or "keyboard-interrupt" in str(excinfo.value):
+            self.interrupted = True
+
+    def pytest_internalerror(
+        self, excrepr: Any, excinfo: pytest.ExceptionInfo[BaseException]
+    ) -> None:
+        self.internal_error = " ".join(f"{excinfo.typename}: {excinfo.value}".split())[:500]
+
     def record(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
-        if PROP_ID in props:
-            self._seen[report.nodeid] = (str(props[PROP_ID]), str(props[PROP_AREA]))
-        elif report.when not in ("setup", "call", "teardown"):
-            # xdist's controller synthesizes the report of a test whose worker crashed
-            # (when="???") without the worker's user_properties: recover its id from the
-            # test's setup report, else from the node id's path.
-            found = self._seen.get(report.nodeid) or crashed_test_id(report.nodeid)
-            if found is not None:
-                props[PROP_ID], props[PROP_AREA] = found
+        if report.when not in ("setup", "call", "teardown"):
+            self._record_crash(report)
+            return
         test_id = props.get(PROP_ID)
         if not isinstance(test_id, str):
             return  # not a conformance test
-        result = self.results.get(test_id)
-        if result is None:
-            result = self.results[test_id] = CaseResult(
-                id=test_id,
-                area=str(props[PROP_AREA]),
-                outcome="passed",
-                category=str(props.get(PROP_CATEGORY, "")),
-            )
-        result.duration += report.duration
+        goldens = props.get(PROP_GOLDENS)
+        if isinstance(goldens, list) and report.when == "call":
+            self.goldens_written.extend(str(g) for g in goldens)
+        self.recorder.fold(
+            report,
+            test_id,
+            str(props[PROP_AREA]),
+            not_implemented=bool(props.get(PROP_NOT_IMPL)),
+            category=str(props.get(PROP_CATEGORY, "")),
+        )
+        caught = props.get(PROP_WARNINGS)
+        if isinstance(caught, list):
+            result = self.recorder.results[test_id]
+            result.warnings = sorted(set(result.warnings) | {str(w) for w in caught})
         if PROP_DISPATCH in props:
+            result = self.recorder.results[test_id]
             result.dispatch = str(props[PROP_DISPATCH])
             fallbacks = props.get(PROP_FALLBACKS)
             result.fallbacks = [str(f) for f in fallbacks] if isinstance(fallbacks, list) else []
-        outcome, reason = _phase_outcome(report, bool(props.get(PROP_NOT_IMPL)))
-        if outcome is None:
+
+    def _record_crash(self, report: pytest.TestReport) -> None:
+        """xdist's synthetic report (phase ``???``) of a test whose worker crashed."""
+        found = self.canonical_from_nodeid(report.nodeid)
+        if found is None:
             return
-        if report.when == "teardown" and result.outcome != "passed":
-            return  # the call phase already decided; keep its reason
-        if outcome == "failed" and _is_timeout(reason):
-            outcome = "error"  # a hang is the backend breaking, not a wrong answer
-        result.outcome, result.reason = outcome, reason
+        test_id, area = found
+        node = getattr(report, "node", None)
+        worker = str(getattr(getattr(node, "gateway", None), "id", "?"))
+        message = str(report.longrepr)
+        self.recorder.crash(test_id, area, worker, message)
+        listed = self.listed(test_id)
+        if listed is not None:
+            # Show it as the expected failure it is, so it neither fails the run nor the
+            # terminal's count (both read these fields after this tryfirst hook).
+            report.outcome = "skipped"
+            report.wasxfail = f"{listed[0]} (crashed: {message})"
+
+    def canonical_from_nodeid(self, nodeid: str) -> tuple[str, str] | None:
+        """(canonical id, area) of a node id seen on the xdist controller (no items there)."""
+        if self._initial is None:
+            self._initial = testids.initial_paths(
+                [str(a) for a in self.config.args],
+                self.config.invocation_params.dir,
+                bool(self.config.getoption("pyargs", False)),
+            )
+        return testids.from_nodeid(nodeid, self.config.rootpath, self._initial)
+
+    def run_status(self, exitstatus: int | None) -> RunStatus:
+        """How the run ended, from what the hooks saw (see results.RUN_STATUSES)."""
+        rec = self.recorder
+        pending, not_started = rec.pending(), rec.not_started()
+        finished = len(set(rec.results) - set(pending) - set(not_started))
+        status, detail = "complete", ""
+        if self.usage_error:
+            status, detail = "usage_error", self.usage_error
+        elif exitstatus is None:
+            status = "unfinished"
+        elif self.internal_error:
+            status, detail = "internal_error", self.internal_error
+        elif self.interrupted:
+            status = "interrupted"
+            if pending:
+                detail = f"interrupted while running {', '.join(pending[:3])}"
+        elif self.collection_errors:
+            status = "collection_error"
+            detail = "could not collect " + ", ".join(self.collection_errors[:5])
+        elif not rec.collected and not rec.results:
+            status = "no_tests"
+        elif pending or not_started:
+            if rec.crashes:
+                status = "crashed"
+                detail = (
+                    f"{len(rec.crashes)} worker crash(es), the last while running "
+                    f"{rec.crashes[-1]['test']}; {len(not_started) + len(pending)} tests "
+                    "never ran"
+                )
+            else:
+                status = "stopped_early"
+                detail = f"{len(not_started) + len(pending)} collected tests never ran"
+        elif self.goldens_written:
+            status = "accepted_goldens"
+            detail = f"{len(self.goldens_written)} golden files rewritten from this backend"
+        return RunStatus(
+            status=status,
+            detail=detail,
+            exitstatus=exitstatus,
+            collected=len(rec.collected) or len(rec.results),
+            finished=finished,
+            crashes=list(rec.crashes),
+            goldens_written=sorted(set(self.goldens_written)),
+        )
+
+    def write_report(self, exitstatus: int | None = None, *, hung: str = "") -> None:
+        """(Re)write the JSON report, if one was asked for, with the run's current state."""
+        if self.report_path is None or _is_worker(self.config):
+            return
+        run = self.run_status(exitstatus)
+        if hung:
+            run.status, run.detail = "crashed", hung
+        results = (
+            self.recorder.finish(interrupted=self.interrupted, reason=hung)
+            if exitstatus is not None or hung
+            else list(self.recorder.results.values())
+        )
+        backend = self._backend
+        report = build_report(
+            backend={
+                "name": backend.name if backend else None,
+                "spec": self.backend_spec,
+                "version": backend.version if backend else None,
+                "device": backend.device if backend else None,
+                "areas": list(backend.areas) if backend else [],
+            },
+            results=results,
+            expectations=str(self._manifest.path) if self._manifest is not None else None,
+            unmatched=_unmatched(self),
+            run=run,
+            torch_version=_torch_version(),
+            options=_options(self.config),
+        )
+        write_report(self.report_path, report)
 
 
-def crashed_test_id(nodeid: str) -> tuple[str, str] | None:
-    """(canonical id, area) from a node id alone, for reports without user_properties.
+def _torch_version() -> str | None:
+    import sys
 
-    The file part of a node id ends in ``.../conformance/<area>/<file>.py`` wherever the
-    suite is installed; the canonical id is the path from the area on (see canonical_id).
-    """
-    path, sep, rest = nodeid.partition("::")
-    parts = path.replace("\\", "/").split("/")
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "conformance" and parts[i + 1] in AREAS:
-            return "/".join(parts[i + 1 :]) + sep + rest, parts[i + 1]
-    return None
+    torch = sys.modules.get("torch")
+    return str(torch.__version__) if torch is not None else None
 
 
-def _is_timeout(text: str) -> bool:
-    return "Timeout (>" in text and "pytest-timeout" in text
-
-
-def _phase_outcome(report: pytest.TestReport, not_implemented: bool) -> tuple[str | None, str]:
-    """What one phase report says about the test, or (None, '') if it says nothing new."""
-    xfail_reason = getattr(report, "wasxfail", None)
-    if report.skipped:
-        if xfail_reason is not None:
-            return "xfailed", xfail_reason
-        return ("not_implemented" if not_implemented else "skipped"), _skip_reason(report)
-    if report.failed:
-        text = _failure_text(report)
-        if text.startswith("[XPASS(strict)]"):
-            return "xpassed", "listed as a known failure but passed: " + text
-        return ("failed" if report.when == "call" else "error"), text
-    if report.when == "call":
-        return "passed", ""
-    return None, ""
-
-
-def _skip_reason(report: pytest.TestReport) -> str:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return str(longrepr)
-
-
-def _failure_text(report: pytest.TestReport) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else str(report.longrepr)
-    return text if len(text) <= 2000 else text[:2000] + " [...]"
+def _options(config: pytest.Config) -> dict[str, Any]:
+    """The options that change what the suite checks (merge and compare read them)."""
+    dtypes = config.getoption("conformance_dtypes")
+    return {
+        "dtypes": list(dtypes) if dtypes else None,
+        "grads": bool(config.getoption("conformance_grads")),
+        "ops": config.getoption("conformance_ops"),
+        "tier": config.getoption("conformance_tier") or config.getini("conformance_tier"),
+        "keyword": config.getoption("keyword", "") or None,
+        "markexpr": config.getoption("markexpr", "") or None,
+    }
 
 
 STATE_KEY = pytest.StashKey[ConformanceState]()
@@ -344,18 +540,111 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _report_path(state: ConformanceState) -> Path | None:
+    """The ``--conformance-report`` path, checked writable now rather than after the run."""
+    target = state.config.getoption("conformance_report")
+    if target is None:
+        return None
+    path = Path(target)
+    if not path.is_absolute():
+        path = state.config.invocation_params.dir / path
+    if path.is_dir():
+        state.refuse(f"--conformance-report {path} is a directory; name a file in it instead")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.with_name(path.name + ".partial")
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        state.refuse(
+            f"cannot write the report to {path} ({exc.strerror}); pass a writable "
+            "--conformance-report path"
+        )
+    return path
+
+
 def pytest_configure(config: pytest.Config) -> None:
     state = ConformanceState(config)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "conformance-state")
-    if state.targets_conformance():
-        # Fail fast, before the session starts, on a bad backend or manifest.
-        _ = state.backend, state.manifest
+    config.addinivalue_line(
+        "markers", "conformance_needs(capability): the test needs an optional backend capability"
+    )
+    if not state.targets_conformance():
+        return
+    state.targeted = True
+    if not _is_worker(config):
+        state.report_path = _report_path(state)
+        state.write_report()  # "unfinished" until the run ends
+    try:
+        accept_mode(config)
+    except ValueError as exc:
+        state.refuse(str(exc))
+    _set_golden_dir(state)
+    # Fail fast, before the session starts, on a bad backend, manifest or option.
+    _ = state.backend, state.manifest, state.tier, state.full_sample, _default_timeout(config)
+    _check_ops(state)
+    configure_threads(config, config.getoption("conformance_threads"))
+    if not _is_worker(config):
+        _install_sigterm(config)
+    state.watchdog = Watchdog.start(state)
+
+
+def _set_golden_dir(state: ConformanceState) -> None:
+    GOLDEN_DIR_OVERRIDE.clear()
+    option = state.config.getoption("conformance_golden_dir")
+    if option is None:
+        return
+    path = Path(option)
+    if not path.is_absolute():
+        path = state.config.invocation_params.dir / path
+    if path.exists() and not path.is_dir():
+        state.refuse(f"--golden-dir {path} is not a directory")
+    if not path.exists() and not accept_mode(state.config)[0]:
+        state.refuse(f"--golden-dir {path} does not exist; create it, or pass --accept to fill it")
+    GOLDEN_DIR_OVERRIDE.append(path)
+    state.config.add_cleanup(GOLDEN_DIR_OVERRIDE.clear)
+
+
+def _check_ops(state: ConformanceState) -> None:
+    patterns = state.config.getoption("conformance_ops")
+    if not patterns:
+        return
+    from conformance.lazy.opsweep import unmatched_patterns
+
+    problems = unmatched_patterns(patterns)
+    if problems:
+        described = "; ".join(
+            f"{pattern!r} (close: {', '.join(close)})" if close else repr(pattern)
+            for pattern, close in problems
+        )
+        state.refuse(
+            f"--ops: no OpInfo op matches {described}; names are OpInfo names such as "
+            "'add' or 'nn.functional.relu', '*' is a wildcard"
+        )
+
+
+def _install_sigterm(config: pytest.Config) -> None:
+    """SIGTERM (a cancelled CI job) ends the run like Ctrl-C, so the report says so."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            previous = signal.signal(signal.SIGTERM, interrupt)
+
+            def restore() -> None:
+                signal.signal(signal.SIGTERM, previous)
+
+            config.add_cleanup(restore)
+    except ValueError:  # not the main thread (pytest run in a thread): leave it alone
+        pass
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     state = state_of(config)
-    if not state.targets_conformance():
+    if not state.targeted:
         return None
     return _header_lines(state)
 
@@ -376,19 +665,44 @@ def _header_lines(state: ConformanceState) -> list[str]:
         if manifest is not None
         else "conformance: expectations none"
     )
+    threads = describe_threads(state.config, state.config.getoption("conformance_threads"))
+    if threads is not None:
+        lines.append(f"conformance: {threads}")
+    timeout = _default_timeout(state.config)
+    lines.append(
+        f"conformance: per-test timeout {timeout:g} s (--conformance-timeout)"
+        if timeout
+        else "conformance: per-test timeout from pytest-timeout's settings"
+        if user_timeout_configured(state.config)
+        else "conformance: no per-test timeout"
+    )
+    if GOLDEN_DIR_OVERRIDE:
+        lines.append(f"conformance: goldens in {GOLDEN_DIR_OVERRIDE[0]} (--golden-dir)")
+    accepting, why = accept_mode(state.config)
+    if accepting:
+        lines.append(
+            f"conformance: ACCEPTING goldens ({why}): golden files are rewritten from this "
+            "backend instead of compared; this run is not a verdict"
+        )
     return lines
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = state_of(config)
-    tagged = [(item, canonical_id(item)) for item in items]
-    ours = [(item, ids) for item, ids in tagged if ids is not None]
+    ours = []
+    for item in items:
+        ids = testids.canonical_id(item.path, item.nodeid.partition("::")[2])
+        if ids is not None:
+            ours.append((item, ids))
     if not ours:
         return
     backend, manifest = state.backend, state.manifest
+    timeout = _default_timeout(config)
     for item, (test_id, area) in ours:
         item.user_properties += [(PROP_ID, test_id), (PROP_AREA, area)]
+        if timeout and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(timeout))
         if area not in backend.areas:
             item.user_properties.append((PROP_NOT_IMPL, True))
             item.add_marker(
@@ -403,20 +717,83 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     reason=f"[{expectation.category}] {expectation.reason}", strict=True
                 )
             )
-    state.collected_ids = [test_id for _, (test_id, _) in ours]
+
+
+def _default_timeout(config: pytest.Config) -> float:
+    """The per-test timeout the plugin adds to conformance tests (0: none).
+
+    ``--conformance-timeout`` wins; else pytest-timeout's own settings, when the user
+    gave any, apply unchanged (we add nothing); else ini ``conformance_timeout``, else
+    :data:`DEFAULT_TIMEOUT`. Nothing is added when pytest-timeout is not active.
+    """
+    if not config.pluginmanager.hasplugin("timeout"):
+        return 0.0
+    option = config.getoption("conformance_timeout")
+    if option is not None:
+        return float(option)
+    if user_timeout_configured(config):
+        return 0.0
+    ini = config.getini("conformance_timeout")
+    try:
+        return float(ini) if ini else DEFAULT_TIMEOUT
+    except ValueError:
+        state_of(config).refuse(f"ini conformance_timeout must be a number, not {ini!r}")
+        return 0.0
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A plain run (or an xdist worker): the selected conformance tests, in order."""
+    ids = [dict(item.user_properties) for item in session.items]
+    state_of(session.config).recorder.collect(
+        [(str(p[PROP_ID]), str(p[PROP_AREA])) for p in ids if PROP_ID in p]
+    )
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: object) -> None:
-    """On the xdist controller: learn the collected ids from a worker (it collects none)."""
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """On the xdist controller: the selected tests, from a worker's collection."""
     state = state_of(node.config)
-    collected = getattr(node, "workeroutput", {}).get(PROP_ID)
-    if collected and not state.collected_ids:
-        state.collected_ids = list(collected)
+    found = [state.canonical_from_nodeid(nodeid) for nodeid in ids]
+    state.recorder.collect([f for f in found if f is not None])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Keep a conformance test's warnings in its report; attach the goldens it wrote.
+
+    PyTorch's own warnings (OpInfo's deprecations, beta features) would otherwise fill
+    hundreds of terminal lines before the table; they go to the report's per-test
+    ``warnings`` instead, unless ``--show-warnings``. Warning filters (``-W error``)
+    still apply: only where a warning is shown changes.
+    """
+    ours = any(key == PROP_ID for key, _ in item.user_properties)
+    capture = ours and not item.config.getoption("conformance_show_warnings")
+    GOLDENS_WRITTEN.clear()
+    if capture:
+        with warnings.catch_warnings(record=True) as caught:
+            yield
+        if caught:
+            item.user_properties.append((PROP_WARNINGS, _describe_warnings(caught)))
+    else:
+        yield
+    if GOLDENS_WRITTEN:
+        item.user_properties.append((PROP_GOLDENS, [str(p) for p in GOLDENS_WRITTEN]))
+        GOLDENS_WRITTEN.clear()
+
+
+def _describe_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Unique ``Category: message (file:line)`` texts, at most 20, addresses normalized."""
+    seen: dict[str, None] = {}
+    for w in caught:
+        text = " ".join(str(w.message).split())[:300]
+        where = f"{Path(w.filename).name}:{w.lineno}"
+        seen[normalize_reason(f"{w.category.__name__}: {text} ({where})")] = None
+    return list(seen)[:20]
 
 
 def _unmatched(state: ConformanceState) -> list[dict[str, Any]]:
-    if not state.collected_ids or state.manifest is None:
+    collected = list(state.recorder.collected)
+    if not collected or state._manifest is None:
         return []
     # A sweep narrowed with --ops or --dtypes leaves most op entries unmatched by design.
     narrowed = state.config.getoption("conformance_ops") or state.config.getoption(
@@ -425,18 +802,20 @@ def _unmatched(state: ConformanceState) -> list[dict[str, Any]]:
     sweep = ("lazy/test_ops.py", "lazy/test_grads.py")
     return [
         {"test": e.test, "line": e.line, "reason": e.reason}
-        for e in state.manifest.unmatched(state.collected_ids)
+        for e in state._manifest.unmatched(collected, testids.suite_files())
         if not (narrowed and e.test.startswith(sweep))
     ]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = state_of(config)
-    if _is_worker(config) or not state.results:
+    if _is_worker(config) or not state.targeted:
         return
-    backend = state.backend
-    terminalreporter.section(f"conformance: backend {backend.name} {backend.version}")
-    for line in format_table(list(state.results.values())):
+    results = state.recorder.finish(interrupted=state.interrupted)
+    backend = state._backend
+    title = f"conformance: backend {backend.name} {backend.version}" if backend else "conformance"
+    terminalreporter.section(title)
+    for line in format_table(results, state.run_status(int(exitstatus))):
         terminalreporter.write_line(line)
     for entry in _unmatched(state):
         terminalreporter.write_line(
@@ -444,41 +823,35 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             "matches no collected test; remove or fix the entry",
             yellow=True,
         )
+    written = sorted(set(state.goldens_written))
+    if written:
+        from conformance.lazy.golden import describe_written
+
+        for line in describe_written(written):
+            terminalreporter.write_line(line, yellow=True)
+    warned = [r for r in results if r.warnings]
+    if warned and not config.getoption("conformance_show_warnings"):
+        terminalreporter.write_line(
+            f"conformance: {sum(len(r.warnings) for r in warned)} distinct warning(s) from "
+            f"{len(warned)} test(s) kept in the report (--show-warnings prints them)"
+        )
+    if state.report_path is not None:
+        terminalreporter.write_line(f"conformance: report written to {state.report_path}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = state_of(config)
-    if _is_worker(config):
-        config.workeroutput[PROP_ID] = state.collected_ids  # type: ignore[attr-defined]
+    if state.watchdog is not None:
+        state.watchdog.stop()
+    if _is_worker(config) or not state.targeted:
         return
     expectations_target = config.getoption("write_expectations")
     if expectations_target is not None:
         out = Path(expectations_target)
         if not out.is_absolute():
             out = config.invocation_params.dir / out
-        write_expectations(out, list(state.results.values()), state.manifest)
-    target = config.getoption("conformance_report")
-    if target is None:
-        return
-    import torch
-
-    backend = state._backend
-    report = build_report(
-        backend={
-            "name": backend.name if backend else None,
-            "spec": state.backend_spec,
-            "version": backend.version if backend else None,
-            "device": backend.device if backend else None,
-            "areas": list(backend.areas) if backend else [],
-        },
-        results=list(state.results.values()),
-        expectations=str(state.manifest.path) if backend and state.manifest else None,
-        unmatched=_unmatched(state),
-        exitstatus=int(exitstatus),
-        torch_version=str(torch.__version__),
-    )
-    path = Path(target)
-    if not path.is_absolute():
-        path = config.invocation_params.dir / path
-    write_report(path, report)
+        write_expectations(
+            out, state.recorder.finish(interrupted=state.interrupted), state._manifest
+        )
+    state.write_report(int(exitstatus))

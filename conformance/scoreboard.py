@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conformance.results import read_report
+from conformance.results import is_complete, read_report
 
 CLASSES = ("native", "fallback", "wrong", "error", "skipped")
 COLORS = {
@@ -86,7 +86,10 @@ def _labels(reports: list[dict[str, Any]], paths: list[Path]) -> list[str]:
         labels.append(f"{backend.get('name')} {backend.get('version')}")
     if len(set(labels)) < len(labels):  # same backend and version twice: add the file
         labels = [f"{label} ({path.name})" for label, path in zip(labels, paths, strict=True)]
-    return labels
+    return [
+        label if is_complete(report) else f"{label} [INCOMPLETE: {report['run']['status']}]"
+        for label, report in zip(labels, reports, strict=True)
+    ]
 
 
 def _pct(value: float | None) -> str:
@@ -270,9 +273,13 @@ def render_html(boards: list[Board]) -> str:
     )
 
 
-def run(paths: list[Path], output: Path) -> list[Path]:
-    """Read ``paths`` (reports) and write ``output``.md and ``output``.html; returns them."""
-    reports = [read_report(p) for p in paths]
+def run(paths: list[Path], output: Path, *, allow_incomplete: bool = False) -> list[Path]:
+    """Read ``paths`` (reports) and write ``output``.md and ``output``.html; returns them.
+
+    Reports of runs that did not complete are refused unless ``allow_incomplete``; then
+    their label says so on every page.
+    """
+    reports = [read_report(p, allow_incomplete=allow_incomplete) for p in paths]
     boards = [Board(r, label) for r, label in zip(reports, _labels(reports, paths), strict=True)]
     md, page = output.with_suffix(".md"), output.with_suffix(".html")
     md.parent.mkdir(parents=True, exist_ok=True)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import conformance
-from conformance.results import CaseResult, build_report, write_report
+from conformance.results import CaseResult, RunStatus, build_report, write_report
 
 BACKENDS_DIR = Path(__file__).parent / "_backends"
 #: The op sweep's module, wherever conformance is installed (--ignore needs a real path).
@@ -74,14 +76,22 @@ class SuiteRun:
 RunSuite = Callable[..., SuiteRun]
 
 
-def write_synthetic_report(path: Path, backend: dict[str, Any], results: list[CaseResult]) -> Path:
-    """Write a report as the plugin would, for tests of the commands that read reports."""
+def write_synthetic_report(
+    path: Path,
+    backend: dict[str, Any],
+    results: list[CaseResult],
+    run: RunStatus | None = None,
+) -> Path:
+    """Write a report as the plugin would, for tests of the commands that read reports.
+
+    The run is complete unless ``run`` says otherwise.
+    """
     report = build_report(
         backend=backend,
         results=results,
         expectations=None,
         unmatched=[],
-        exitstatus=0,
+        run=run or RunStatus("complete", exitstatus=0, collected=len(results)),
         torch_version="2.13.0",
     )
     write_report(path, report)
@@ -111,3 +121,56 @@ def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Run
         return SuiteRun(result, report)
 
     return run
+
+
+class RunningSuite:
+    """A child pytest started in the background (for interrupt tests)."""
+
+    def __init__(self, proc: subprocess.Popen[str], report: Path) -> None:
+        self.proc = proc
+        self.report_path = report
+
+    def signal(self, signum: int, *, group: bool = True) -> None:
+        """Send ``signum`` to the child (and, like a terminal's Ctrl-C, its workers)."""
+        if group:
+            os.killpg(self.proc.pid, signum)
+        else:
+            self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 300) -> tuple[int, str, dict[str, Any]]:
+        """(exit status, output, report) once the child has exited."""
+        out, _ = self.proc.communicate(timeout=timeout)
+        report = json.loads(self.report_path.read_text()) if self.report_path.exists() else {}
+        return self.proc.returncode, out, report
+
+
+@pytest.fixture
+def start_suite(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., RunningSuite]]:
+    """Start ``pytest --pyargs <target> --backend=<backend> <args>`` without waiting."""
+    paths = [str(BACKENDS_DIR), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    monkeypatch.delenv("CONFORMANCE_BACKEND", raising=False)
+    started: list[subprocess.Popen[str]] = []
+
+    def start(target: str, backend: str, *args: str) -> RunningSuite:
+        report = pytester.path / "report.json"
+        argv = [sys.executable, "-m", "pytest", "--pyargs", target, f"--backend={backend}"]
+        argv += [f"--conformance-report={report}", "-p", "no:cacheprovider", *args]
+        proc = subprocess.Popen(
+            argv,
+            cwd=pytester.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group, as a terminal job has
+        )
+        started.append(proc)
+        return RunningSuite(proc, report)
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -41,7 +41,7 @@ def test_module_attr_spec_and_class_instantiation() -> None:
         ("fake", ["unknown backend 'fake'"]),
         (
             "fake:lacks_members",
-            ["lacks required members: version, device", "docs/writing-a-backend.md"],
+            ["lacks required members: version, device", "conformance/writing-a-backend.md"],
         ),
         (
             "fake:incomplete_area",

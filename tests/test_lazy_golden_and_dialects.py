@@ -74,13 +74,32 @@ def test_write_then_read_round_trips(golden_dir: Path) -> None:
 def test_accepting_only_when_asked(
     pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Goldens are rewritten only with --accept or EXPECTTEST_ACCEPT set to a true value."""
+    """Goldens are rewritten only with --accept or EXPECTTEST_ACCEPT outside CI."""
     monkeypatch.delenv("EXPECTTEST_ACCEPT", raising=False)
+    monkeypatch.delenv("CI", raising=False)
     assert not golden.accepting(pytestconfig)
     monkeypatch.setenv("EXPECTTEST_ACCEPT", "0")
     assert not golden.accepting(pytestconfig)
     monkeypatch.setenv("EXPECTTEST_ACCEPT", "1")
     assert golden.accepting(pytestconfig)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(ValueError, match="never rewritten implicitly in CI"):
+        golden.accepting(pytestconfig)
+    monkeypatch.setenv("CI", "false")
+    assert golden.accepting(pytestconfig)
+
+
+def test_written_goldens_say_when_they_are_in_an_installed_package() -> None:
+    """The accept summary lists each file and warns when it lies in site-packages."""
+    checkout = golden.describe_written(["/src/proj/conformance/lazy/golden/a.txt"])
+    assert checkout == [
+        "conformance: accepted 1 golden file(s) from this backend:",
+        "  wrote /src/proj/conformance/lazy/golden/a.txt",
+    ]
+    installed = golden.describe_written(
+        ["/venv/lib/python3.11/site-packages/conformance/lazy/golden/a.txt"]
+    )
+    assert "inside the installed package" in installed[-1]
 
 
 def test_xla_and_pytorch_texts_normalize_equal() -> None:

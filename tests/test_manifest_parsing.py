@@ -58,17 +58,24 @@ def test_first_matching_entry_wins_and_unmatched_listed() -> None:
     manifest = parse_manifest(GOOD)
     assert manifest.match("fx/test_b.py::test_param[float32-x]") is manifest.entries[1]
     assert manifest.match("fx/test_c.py::t") is None
-    assert manifest.unmatched(["fx/test_a.py::test_one"]) == [manifest.entries[1]]
+    collected = ["fx/test_a.py::test_one", "fx/test_b.py::x"]
+    assert manifest.unmatched(collected) == [manifest.entries[1]]
 
 
-def test_unmatched_only_considers_collected_areas() -> None:
-    """Running one area does not flag the manifest's entries for other areas."""
+def test_unmatched_only_considers_collected_files() -> None:
+    """Running one file does not flag the manifest's entries for other files or areas."""
     manifest = parse_manifest(
         '[[expect]]\ntest = "lazy/test_x.py::t"\nreason = "r"\n\n'
-        '[[expect]]\ntest = "*::test_everywhere"\nreason = "r"\n'
+        '[[expect]]\ntest = "*::test_everywhere"\nreason = "r"\n\n'
+        '[[expect]]\ntest = "lazy/test_o*.py::test_op[nosuchop-*]"\nreason = "r"\n'
     )
-    assert manifest.unmatched(["fx/test_a.py::test_one"]) == [manifest.entries[1]]
-    assert manifest.unmatched(["lazy/test_y.py::t"]) == manifest.entries
+    x, everywhere, ops = manifest.entries
+    assert manifest.unmatched(["fx/test_a.py::test_one"]) == [everywhere]
+    assert manifest.unmatched(["lazy/test_y.py::t"]) == [everywhere]
+    assert manifest.unmatched(["lazy/test_x.py::u"]) == [x, everywhere]
+    assert manifest.unmatched(["lazy/test_ops.py::test_op[add-float32]"]) == [everywhere, ops]
+    # An entry for a file the suite does not have is stale in any run.
+    assert manifest.unmatched(["fx/test_a.py::t"], {"fx/test_a.py"}) == [x, everywhere, ops]
 
 
 @pytest.mark.parametrize(

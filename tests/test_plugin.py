@@ -35,7 +35,10 @@ def test_header_summary_and_report(run_suite: RunSuite) -> None:
     assert "reference.toml" in text
     assert "area  passed  failed  expected-fail  skipped  not impl.  conformance" in text
     report = run.report
-    assert report["schema"] == "torch-conformance-report/1"
+    assert report["schema"] == "torch-conformance-report/2"
+    assert report["run"]["status"] == "complete"
+    assert report["run"]["complete"] is True
+    assert report["run"]["collected"] == report["run"]["finished"] == len(report["tests"])
     assert report["backend"]["name"] == "reference"
     assert report["backend"]["version"] == "0.1.0"
     assert report["torch_version"] == torch.__version__
@@ -135,3 +138,27 @@ def test_plugin_stays_out_of_unrelated_runs(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "conformance:" not in result.stdout.str()  # no header line, no summary section
+
+
+def test_one_file_run_warns_only_about_its_own_entries(run_suite: RunSuite) -> None:
+    """Running one lazy file with the torch manifest flags no op-sweep entry as stale."""
+    run = run_suite("conformance.lazy.test_device", "torch")
+    assert run.ret == pytest.ExitCode.OK, run.text()
+    assert "warning: expectation" not in run.text()
+    assert run.report["unmatched_expectations"] == []
+
+
+def test_torch_warnings_stay_in_the_report(run_suite: RunSuite) -> None:
+    """OpInfo's deprecation warnings go to the per-test report, not the terminal."""
+    run = run_suite("conformance.lazy.test_ops", "reference", "--ops=cholesky,stft")
+    assert run.ret == pytest.ExitCode.OK, run.text()
+    assert "warnings summary" not in run.text()
+    warned = {t["id"]: t["warnings"] for t in run.report["tests"] if t["warnings"]}
+    assert any(
+        "torch.cholesky is deprecated" in w
+        for w in warned["lazy/test_ops.py::test_op[cholesky-float32]"]
+    )
+    assert "kept in the report (--show-warnings prints them)" in run.text()
+    shown = run_suite("conformance.lazy.test_ops", "reference", "--ops=cholesky", "--show-warnings")
+    assert "warnings summary" in shown.text()
+    assert "torch.cholesky is deprecated" in shown.text()

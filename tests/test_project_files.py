@@ -39,3 +39,37 @@ def test_torch_pinned_everywhere() -> None:
     torch_dep = next(d for d in deps if d.startswith("torch"))
     assert "<" in torch_dep
     assert ">=" in torch_dep
+
+
+def test_wheel_ships_what_users_need(tmp_path: Path) -> None:
+    """A wheel built from the checkout carries the guide, goldens, manifests and entry points."""
+    import subprocess
+    import sys
+    import zipfile
+
+    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    subprocess.run(
+        [*pip, "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("torch_conformance-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "conformance/writing-a-backend.md" in names
+    assert "conformance/backends/expectations/torch.toml" in names
+    assert len([n for n in names if n.startswith("conformance/lazy/golden/")]) >= 40
+    assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "conformance = conformance.plugin" in text
+    assert "reference = conformance.backends.reference:backend" in text
+
+
+def test_build_output_is_not_tracked() -> None:
+    """egg-info and build directories are build output: never in git."""
+    import subprocess
+
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert not [p for p in tracked if ".egg-info/" in p or p.startswith("build/")]

@@ -105,7 +105,7 @@ def test_bad_report_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     assert main(["scoreboard", str(bad), "-o", str(tmp_path / "x")]) == 2
-    assert "not a torch-conformance report" in capsys.readouterr().err
+    assert "not a valid torch-conformance report" in capsys.readouterr().err
 
 
 def test_scoreboard_of_a_real_run(run_suite: RunSuite, tmp_path: Path) -> None:

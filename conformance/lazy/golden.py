@@ -1,11 +1,18 @@
-"""Golden files: compare, or rewrite only when asked (``--accept`` / ``EXPECTTEST_ACCEPT=1``)."""
+"""Golden files: compare, or rewrite only when asked (``--accept`` / ``EXPECTTEST_ACCEPT=1``).
+
+When to accept is decided in one place, :func:`conformance.runtime.accept_mode` (never
+implicitly under ``$CI``). Every file written is remembered in ``runtime.GOLDENS_WRITTEN``; the
+plugin attaches them to the test's report, and the run lists them at the end, saying
+when they landed inside an installed package rather than a checkout.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from conformance.runtime import GOLDEN_DIR_OVERRIDE, GOLDENS_WRITTEN, accept_mode
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 FIX = (
@@ -18,16 +25,19 @@ class GoldenError(AssertionError):
     """A golden file is missing or malformed; the message names the file and the fix."""
 
 
+def golden_dir() -> Path:
+    """Where goldens are read and written: ``--golden-dir`` if given, else the suite's."""
+    return GOLDEN_DIR_OVERRIDE[0] if GOLDEN_DIR_OVERRIDE else GOLDEN_DIR
+
+
 def accepting(config: pytest.Config) -> bool:
     """Whether this run rewrites goldens instead of comparing."""
-    return bool(config.getoption("conformance_accept", False)) or os.environ.get(
-        "EXPECTTEST_ACCEPT", ""
-    ) not in ("", "0")
+    return accept_mode(config)[0]
 
 
 def read_golden(name: str) -> str:
     """The golden IR text ``golden/<name>.txt``, checked for the ``IR { ... }`` shape."""
-    path = GOLDEN_DIR / f"{name}.txt"
+    path = golden_dir() / f"{name}.txt"
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -48,6 +58,26 @@ def read_golden(name: str) -> str:
 
 
 def write_golden(name: str, text: str) -> Path:
-    path = GOLDEN_DIR / f"{name}.txt"
+    """Write golden ``name`` (accept runs only) and remember that it was written."""
+    path = golden_dir() / f"{name}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    GOLDENS_WRITTEN.append(path)
     return path
+
+
+def in_installed_package(path: Path) -> bool:
+    """Whether ``path`` lies in an installed distribution rather than a source checkout."""
+    return any(part in ("site-packages", "dist-packages") for part in path.resolve().parts)
+
+
+def describe_written(paths: list[str]) -> list[str]:
+    """Terminal lines listing the golden files an accept run wrote, and where they are."""
+    lines = [f"conformance: accepted {len(paths)} golden file(s) from this backend:"]
+    lines += [f"  wrote {p}" for p in paths]
+    if any(in_installed_package(Path(p)) for p in paths):
+        lines.append(
+            "  these files are inside the installed package, not a checkout: copy them into "
+            "your source tree and review the diff, or they are lost on reinstall"
+        )
+    return lines

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 #: The sweep's dtype when ``--dtypes`` is not given (the choices: plugin.SWEEP_DTYPES).
 DEFAULT_DTYPES = ("float32",)
+#: Per-test timeout (seconds) of an op test when ``--op-timeout`` is not given. The
+#: slowest op tests take about a minute on one thread of a loaded 2-core machine.
+DEFAULT_OP_TIMEOUT = 300.0
 #: Sample classes, worst last (a test takes the worst class of its samples).
 CLASSES = ("native", "fallback", "wrong", "error")
 
@@ -81,12 +84,28 @@ def sweep_name(op: Any) -> str:
     return op.name + (f".{op.variant_test_name}" if op.variant_test_name else "")
 
 
+def _patterns(patterns: str) -> list[str]:
+    return [p.strip() for p in patterns.split(",") if p.strip()]
+
+
+def unmatched_patterns(patterns: str) -> list[tuple[str, list[str]]]:
+    """``--ops`` patterns that match no op, each with up to three close op names."""
+    import difflib
+
+    names = list(op_db())
+    return [
+        (p, difflib.get_close_matches(p, names, n=3, cutoff=0.6))
+        for p in _patterns(patterns)
+        if not any(fnmatch.fnmatchcase(n, p) for n in names)
+    ]
+
+
 def select_ops(patterns: str | None) -> list[str]:
     """Sweep names matching comma-separated fnmatch ``patterns`` (all ops for None)."""
     names = list(op_db())
     if not patterns:
         return names
-    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    wanted = _patterns(patterns)
     return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in wanted)]
 
 
@@ -427,7 +446,8 @@ def generate(metafunc: pytest.Metafunc, *, grads: bool) -> None:
     """Parametrize an op test by op name and dtype (no sample is drawn here)."""
     config = metafunc.config
     dtypes = config.getoption("conformance_dtypes") or DEFAULT_DTYPES
-    timeout = pytest.mark.timeout(config.getoption("conformance_op_timeout"))
+    seconds = config.getoption("conformance_op_timeout")
+    timeout = pytest.mark.timeout(DEFAULT_OP_TIMEOUT if seconds is None else seconds)
     ops = op_db()
     params = [
         pytest.param(name, dtype, id=f"{name}-{dtype}", marks=timeout)

@@ -1,4 +1,4 @@
-"""[[op]] manifest rules, --write-expectations output, and ids of crashed tests."""
+"""[[op]] manifest rules and --write-expectations output."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from conformance.manifest import ManifestError, parse_manifest, write_expectations
-from conformance.plugin import crashed_test_id
 from conformance.results import CaseResult
 
 RULES = """
@@ -95,20 +94,3 @@ def test_write_expectations_keeps_rules_and_known_failures(tmp_path: Path) -> No
     same = [(r.op, r.dtypes, r.atol, r.rtol, r.native, r.reason) for r in written.ops]
     assert same == [(r.op, r.dtypes, r.atol, r.rtol, r.native, r.reason) for r in manifest.ops]
     assert tomllib.loads(out.read_text())  # valid TOML
-
-
-@pytest.mark.parametrize(
-    ("nodeid", "expected"),
-    [
-        (
-            "../venv/lib/python3.11/site-packages/conformance/lazy/test_ops.py::test_op[a-b]",
-            ("lazy/test_ops.py::test_op[a-b]", "lazy"),
-        ),
-        ("conformance/fx/test_x.py::test_y", ("fx/test_x.py::test_y", "fx")),
-        ("tests/test_plugin.py::test_x", None),
-        ("::test_op[cos-float32]", None),
-    ],
-)
-def test_crashed_test_id_from_node_id(nodeid: str, expected: tuple[str, str] | None) -> None:
-    """The canonical id of a crashed test is recovered from its node id's path when it has one."""
-    assert crashed_test_id(nodeid) == expected
