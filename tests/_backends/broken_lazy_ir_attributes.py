@@ -58,9 +58,10 @@ DIM_ATTRS = re.compile(r"(, (?:dim|dim0|dim1|dim2|dims)=)(-?\d+(?: -?\d+)*)")
 
 def _canonical_dims(node: Any, line: str) -> str:
     """Negative dims printed as the positive dim they stand for (``dim=-1`` -> ``dim=1``)."""
-    if not node.operands:
+    first = node.operands[0] if node.operands else None
+    if first is None or not first.node.shapes:  # no operand, or a tensor list (cat)
         return line
-    rank = max(len(node.operands[0].shape), 1)
+    rank = max(len(first.shape), 1)
 
     def fix(match: re.Match[str]) -> str:
         dims = [int(d) for d in match.group(2).split(" ")]
