@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from conformance.lazy import golden
+from conformance.lazy.attribute_programs import ATTRIBUTE_PROGRAMS
 from conformance.lazy.dialects import DialectError, normalize
 from conformance.lazy.programs import PROGRAMS
 
@@ -38,9 +39,12 @@ def golden_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_every_program_has_a_golden_file() -> None:
     """Each program of the suite has a well-formed golden file, and there are at least 40."""
     assert len(PROGRAMS) >= 40
-    for name in PROGRAMS:
+    assert not set(PROGRAMS) & set(ATTRIBUTE_PROGRAMS), "two programs share a golden file"
+    for name in [*PROGRAMS, *ATTRIBUTE_PROGRAMS]:
         assert golden.read_golden(name).startswith("IR {\n")
-    stale = {p.stem for p in golden.GOLDEN_DIR.glob("*.txt")} - set(PROGRAMS)
+    stale = (
+        {p.stem for p in golden.GOLDEN_DIR.glob("*.txt")} - set(PROGRAMS) - set(ATTRIBUTE_PROGRAMS)
+    )
     assert stale == set(), f"golden files without a program: {sorted(stale)}"
 
 

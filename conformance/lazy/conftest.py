@@ -38,3 +38,18 @@ def lazy_area(_lazy_session: LazyArea) -> Iterator[LazyArea]:
     yield area
     area.set_force_fallback("")
     area.mark_step()
+
+
+@pytest.fixture
+def device_rng_matches_cpu(lazy_area: LazyArea) -> LazyArea:
+    """The lazy area, for tests that expect the device's *default* RNG to draw CPU's numbers.
+
+    ``torch.manual_seed(s)`` followed by ``torch.rand(..., device=lazy)`` (or ``nn.init``
+    under ``with torch.device(lazy)``) gives CPU's numbers on PyTorch's TorchScript lazy
+    backend, which runs random ops through CPU kernels, but not on torch_xla, whose
+    device RNG is its own. This is a capability, not PyTorch's contract for a device, so
+    every test relying on it takes this fixture instead of ``lazy_area``: it is the one
+    place where a backend's declaration of the capability will gate them. (Draws from an
+    explicit CPU ``torch.Generator`` are contract: both backends give CPU's numbers.)
+    """
+    return lazy_area

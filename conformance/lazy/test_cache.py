@@ -1,4 +1,8 @@
-"""The compile cache: keyed by graph structure, hit by every identical later step."""
+"""The compile cache: keyed by graph structure, hit by every identical later step.
+
+What the key (``graph_hash``) must and must not see is checked pair by pair, each
+pair differing in exactly one thing, in ``test_graph_hash.py``.
+"""
 
 from __future__ import annotations
 
@@ -35,25 +39,6 @@ def test_new_graph_compiles(lazy_area: LazyArea) -> None:
     (x.t() @ x).relu()
     lazy_area.mark_step()
     assert (lazy_area.counter_value("UncachedCompile") or 0) > before
-
-
-def test_graph_hash_ignores_data(lazy_area: LazyArea) -> None:
-    """Graphs that differ only in input data have the same hash."""
-    a = torch.rand(3).to(lazy_area.device)
-    b = torch.rand(3).to(lazy_area.device)
-    assert lazy_area.graph_hash([a * a]) == lazy_area.graph_hash([b * b])
-
-
-def test_graph_hash_sees_structure(lazy_area: LazyArea) -> None:
-    """Different ops, shapes or dtypes give different hashes."""
-    a = torch.rand(3).to(lazy_area.device)
-    hashes = {
-        lazy_area.graph_hash([a * a]),
-        lazy_area.graph_hash([a + a]),
-        lazy_area.graph_hash([torch.rand(4).to(lazy_area.device) * 1]),
-        lazy_area.graph_hash([a.double() * a.double()]),
-    }
-    assert len(hashes) == 4
 
 
 def test_cached_program_uses_new_data(lazy_area: LazyArea) -> None:

@@ -70,7 +70,7 @@ def test_chained_views_inplace(lazy_area: LazyArea) -> None:
     torch.testing.assert_close(lazy.cpu(), cpu)
 
 
-def test_views_share_after_step_and_diverge_from_clone(lazy_area: LazyArea) -> None:
+def test_clone_does_not_alias_across_steps(lazy_area: LazyArea) -> None:
     """A clone does not alias: mutating the original after a step leaves the clone unchanged."""
     x = torch.arange(3.0).to(lazy_area.device)
     y = x.clone()

@@ -78,6 +78,12 @@ def extract_compiled_graph(
     everything = [*lazy_args, *outs]
     values = [unwrap(t).value() for t in everything]
     replay = _Replay(values, arg_leaves, [tuple(x.shape) for x in example])
+    # Distinct tensors sharing one IR value (``c`` and ``c.clone()``) get distinct results.
+    first_owner: dict[int, int] = {}
+    replay.own_copy = [
+        first_owner.setdefault(root, id(t)) != id(t)
+        for root, t in zip(replay._root_of, everything, strict=True)
+    ][len(lazy_args) :]
     return replay
 
 
@@ -111,6 +117,7 @@ class _Replay:
             i = arg_index.get(id(node))
             self._inputs.append(i if i is not None else node.data)  # type: ignore[arg-type]
         self._shapes = shapes
+        self.own_copy = [False] * (len(values) - len(arg_leaves))
 
     def __call__(self, *args: torch.Tensor) -> list[torch.Tensor]:
         if [tuple(a.shape) for a in args] != self._shapes:
@@ -130,4 +137,8 @@ class _Replay:
             result = results[self._root_of[i]]
             if result is not arg:
                 arg.copy_(result)
-        return [fresh[k] for k in self._root_of[n:]]
+        outs = self._root_of[n:]
+        return [
+            fresh[k].clone() if own else fresh[k]
+            for k, own in zip(outs, self.own_copy, strict=True)
+        ]

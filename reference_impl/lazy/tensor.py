@@ -314,6 +314,25 @@ def _check_same_dtype(name: str, args: tuple[Any, ...]) -> None:
         )
 
 
+def _check_bool_sub(args: tuple[Any, ...]) -> None:
+    """Raise as CPU's ``sub`` does for bool operands (its meta kernel does not check)."""
+    bools = [
+        a.dtype == torch.bool if isinstance(a, torch.Tensor) else isinstance(a, bool)
+        for a in args[:2]
+    ]
+    if all(bools):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not "
+            "supported. Use the `^` or `logical_xor()` operator instead."
+        )
+    if any(bools):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. "
+            "If you are trying to invert a mask, use the `~` or `logical_not()` "
+            "operator instead."
+        )
+
+
 def _kind(schema_type: Any) -> str:
     """``tensor``, ``tensor_list``, ``scalar`` or ``other`` for a schema argument type."""
     if isinstance(schema_type, torch.OptionalType):
@@ -391,6 +410,8 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     name = op_name(func)
     if name in SAME_DTYPE_OPS:
         _check_same_dtype(name, args)
+    if name in ("sub", "rsub"):
+        _check_bool_sub(args)
     container, types = output_types(func, args, kwargs)
     operands: list[Value] = []
     attrs: list[tuple[str, Any]] = []
