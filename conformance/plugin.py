@@ -304,6 +304,7 @@ class ConformanceState:
     #: The conformance tests the run selected before --shard split it (canonical ids).
     selection: list[str] | None = None
     progress: Progress | None = None
+    _progress_line: str = ""
     _durations: Durations | None = None
     _initial: list[Path] | None = None
 
@@ -481,7 +482,7 @@ class ConformanceState:
         worker = str(getattr(getattr(node, "gateway", None), "id", "?"))
         message = str(report.longrepr)
         self.recorder.crash(test_id, area, worker, message)
-        self._progress(test_id)
+        self._progress(test_id, now=True)
         listed = self.listed(test_id)
         if listed is not None:
             # Show it as the expected failure it is, so it neither fails the run nor the
@@ -489,16 +490,33 @@ class ConformanceState:
             report.outcome = "skipped"
             report.wasxfail = f"{listed[0]} (crashed: {message})"
 
-    def _progress(self, test_id: str) -> None:
-        """A test ended: print the progress line when one is due."""
+    def _progress(self, test_id: str, *, now: bool = False) -> None:
+        """A test ended: note it; the line, when due, is printed after pytest's own output
+        for the test (``pytest_runtest_logfinish``), or at once for a crashed test."""
         import time
 
         if self.progress is None or _is_worker(self.config):
             return
         line = self.progress.finish(test_id, time.monotonic())
+        if line is not None:
+            self._progress_line = line
+        if now:
+            self._write_progress()
+
+    def _write_progress(self) -> None:
+        line, self._progress_line = self._progress_line, ""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if line is not None and reporter is not None:
-            reporter.write_line(line)
+        if not line or reporter is None:
+            return
+        reporter.ensure_newline()
+        writer = getattr(reporter, "_tw", None)
+        if getattr(writer, "width_of_current_line", 0):
+            reporter.write("\n")  # after a row of dots
+        reporter.write_line(line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self._write_progress()
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(
