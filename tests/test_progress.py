@@ -48,14 +48,17 @@ def test_progress_can_be_turned_off(run_suite: RunSuite) -> None:
 
 def test_estimate_scales_by_the_speed_so_far() -> None:
     """Time left = elapsed x remaining weight / finished weight (not a count of tests)."""
-    progress = Progress(interval=10.0, weight={"fx/a.py::t": 1.0, "fx/a.py::u": 3.0}.__getitem__)
-    progress.collect([("fx/a.py::t", "fx"), ("fx/a.py::u", "fx")])
+    weights = {"fx/a.py::long": 3.0, "fx/a.py::short": 1.0}
+    progress = Progress(interval=10.0, weight=weights.__getitem__)
+    progress.collect([("fx/a.py::long", "fx"), ("fx/a.py::short", "fx")])
     progress.start(100.0)
     assert progress.left(100.0) is None
-    assert progress.finish("fx/a.py::t", 102.0) is None  # interval not reached
-    assert progress.left(102.0) == pytest.approx(6.0)
-    assert "about 6s left" in progress.line(102.0)
-    assert "fx 1/2" in progress.line(102.0)
+    assert progress.finish("fx/a.py::long", 106.0) is None  # interval not reached
+    # 6 s for 3 units of work: the 1 unit left takes about 2 s (not 6 s, as counting
+    # tests would say).
+    assert progress.left(106.0) == pytest.approx(2.0)
+    assert "about 2s left" in progress.line(106.0)
+    assert "fx 1/2" in progress.line(106.0)
 
 
 def test_a_line_at_most_every_interval() -> None:
