@@ -356,6 +356,15 @@ def test_bad_shard_is_one_line_and_exit_4(run_suite: RunSuite, value: str, fragm
     assert run.report["run"]["status"] == "usage_error"
 
 
+def test_shard_left_empty_by_the_split_is_a_success(run_suite: RunSuite) -> None:
+    """More shards than tests: the empty shard exits 0 with a complete report saying so."""
+    run = run_suite("conformance.fx.test_hooks", "reference", "--shard=7/7")
+    assert run.ret == pytest.ExitCode.OK, run.text()
+    assert run.report["tests"] == []
+    assert run.report["run"]["status"] == "complete"
+    assert "none of the 6 selected tests fell to shard 7/7" in run.report["run"]["detail"]
+
+
 def test_parse_shard_accepts_k_of_n() -> None:
     assert str(parse_shard(" 2/5 ")) == "2/5"
 
