@@ -14,6 +14,12 @@ collects nothing itself: it learns the selected tests from each worker's collect
 maps node ids to canonical ids by file location (``conformance.testids``), which is how
 a test whose worker crashed, even during setup, is still attributed to its area.
 
+``--shard K/N`` keeps one group of the selection (``conformance.sharding``), split last,
+after ``-k``, ``-m`` and the suite's own deselection; under xdist each worker splits its
+own identical collection, and sends the unsplit selection to the controller at the end
+(``workeroutput``) for the report's ``shard.selection``. Progress lines
+(``conformance.progress``) are printed by the controller, or by a plain run.
+
 The report is written when the run starts (status ``unfinished``) and rewritten when it
 ends, so whatever happens in between (an interrupt, a crashed worker, a killed process)
 the file on disk says how the run ended; see ``conformance.results``.
