@@ -118,7 +118,7 @@ def default_durations_path() -> Path:
 
 
 @cache
-def _load(path: Path) -> Durations:
+def _load(path: Path, _stamp: tuple[int, int]) -> Durations:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -149,8 +149,14 @@ def _load(path: Path) -> Durations:
 
 
 def load_durations(path: Path) -> Durations:
-    """Read a durations file (cached: every worker and hook asks for the same one)."""
-    return _load(path.resolve())
+    """Read a durations file (cached by path, size and mtime: many hooks ask for it)."""
+    path = path.resolve()
+    try:
+        stat = path.stat()
+        stamp = (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        stamp = (-1, -1)  # _load raises the error with its message
+    return _load(path, stamp)
 
 
 def assign(test_ids: Sequence[str], count: int, weight: Callable[[str], float]) -> dict[str, int]:
