@@ -5,9 +5,10 @@ round so the shared machine's noise falls on every configuration alike:
 
 - **one run**: ``pytest --pyargs conformance --dtypes=<all> --grads -n W``;
 - **N shards side by side**: ``--shard 1/N`` ... ``--shard N/N`` started at once on this
-  machine, each with ``-n max(1, W // N)`` (together the same cores), timed until the
-  last one ends; their reports are merged with ``python -m conformance merge`` and
-  checked against the one run, test by test.
+  machine, each with ``-n max(1, W // N)`` and its share of the intra-op threads
+  (``--threads-per-worker``; together the same cores), timed until the last one ends;
+  their reports are merged with ``python -m conformance merge`` and checked against the
+  one run, test by test.
 
 It prints wall times and the ratio sharded / one run (the cost of sharding on one box:
 repeated start-up and collection, imbalance), each shard's summed test time, and a
@@ -95,9 +96,20 @@ def measure(args: argparse.Namespace, backend: str, sharded: bool, work: Path) -
             "report": report,
         }
     per_shard = max(1, args.workers // args.shards)
+    # Shards side by side share the cores: each worker gets its share of the intra-op
+    # threads, as the one run's workers do (else 2 shards x 2 threads oversubscribe).
+    threads = max(1, (os.cpu_count() or 1) // (per_shard * args.shards))
     reports = [work / f"{tag}-{k}.json" for k in range(1, args.shards + 1)]
     commands = [
-        pytest_argv(args, backend, r, f"--shard={k}/{args.shards}", "-n", str(per_shard))
+        pytest_argv(
+            args,
+            backend,
+            r,
+            f"--shard={k}/{args.shards}",
+            "-n",
+            str(per_shard),
+            f"--threads-per-worker={threads}",
+        )
         for k, r in enumerate(reports, 1)
     ]
     wall = run_all(commands, work)
