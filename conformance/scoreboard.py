@@ -206,7 +206,7 @@ def _not_passing(boards: list[Board]) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of every test that did not pass in some report, worst first."""
     headers = ["test", *(b.label for b in boards)]
     rows = []
-    for test_id, _, tests in scoreboard_html.test_rows([b.report for b in boards]):
+    for test_id, _, tests in scoreboard_html.table_rows([b.report for b in boards]):
         kinds = [scoreboard_html.kind_of(t) for t in tests]
         if all(k in ("passed", "skipped") for k in kinds):
             continue

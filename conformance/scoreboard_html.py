@@ -110,7 +110,7 @@ def reason_text(test: dict[str, Any] | None) -> str:
     return reason
 
 
-def test_rows(reports: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any] | None]]]:
+def table_rows(reports: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any] | None]]]:
     """``(test id, area, [entry per report])``, worst outcome first, then by id."""
     by_report = [{t["id"]: t for t in report["tests"]} for report in reports]
     areas: dict[str, str] = {}
@@ -170,7 +170,13 @@ def under_test(boards: list[Board]) -> str:
     rows = []
     for board in boards:
         r, backend, run = board.report, board.report["backend"], board.report["run"]
-        status = "complete" if run["complete"] else f"INCOMPLETE: {run['status']}"
+        if run["complete"]:
+            status = f"complete ({run.get('collected', '?')} tests)"
+        else:
+            status = (
+                f"INCOMPLETE: {run['status']} ({run.get('finished', '?')} of "
+                f"{run.get('collected', '?')} tests finished)"
+            )
         cells = [
             board.label,
             backend.get("name"),
@@ -180,7 +186,7 @@ def under_test(boards: list[Board]) -> str:
             r.get("python_version", ""),
             r.get("platform", ""),
             r.get("created", ""),
-            f"{status} ({run.get('finished', '?')} of {run.get('collected', '?')} tests)",
+            status,
             r.get("expectations") or "none",
         ]
         klass = ' class="incomplete"' if not run["complete"] else ""
@@ -211,10 +217,11 @@ def area_table(boards: list[Board]) -> str:
 
 # ----------------------------------------------------------------------------- chart
 
-#: Approximate glyph widths in em for a sans-serif font: enough to lay labels out so
-#: they fit. The script measures the real width in the browser and shortens any label
-#: that still overflows its box (the full text stays in its tooltip).
-_NARROW, _WIDE = set("fijlrt.,:;|!'()[] "), set("mwMW@%")
+#: Glyph widths in em, rounded up from DejaVu Sans (Debian's default sans-serif, and
+#: wider than most): enough to lay labels out so they fit. The script measures the real
+#: width in the browser and shortens any label that still overflows its box (the full
+#: text stays in its tooltip).
+_NARROW, _WIDE = set("fijlrt.,:;|!'()[]- "), set("mwMW@%")
 
 
 def text_width(text: str, size: float) -> float:
@@ -222,13 +229,13 @@ def text_width(text: str, size: float) -> float:
     em = 0.0
     for ch in text:
         if ch in _NARROW:
-            em += 0.34
+            em += 0.42
         elif ch in _WIDE:
-            em += 0.9
-        elif ch.isupper() or ch.isdigit():
-            em += 0.66
+            em += 1.0
+        elif ch.isupper():
+            em += 0.76
         else:
-            em += 0.56
+            em += 0.66
     return em * size
 
 
@@ -343,7 +350,7 @@ def _change_list(
     lis = "".join(
         f'<li><code class="tid">{_e(tid)}</code>: {_e(KIND_LABELS.get(old, old))} &rarr; '
         f"{_e(KIND_LABELS.get(new, new))}"
-        + (f' <span class="reason">{_e(_short(reason))}</span>' if reason else "")
+        + (f' <span class="reason">({_e(_short(reason))})</span>' if reason else "")
         + "</li>"
         for tid, old, new, reason in items
     )
@@ -415,9 +422,9 @@ def _reason_cell(test: dict[str, Any] | None) -> str:
     return f'<td class="reason" data-key="{_e(key)}"{title}>{badge}{_e(shown)}</td>'
 
 
-def tests_table(boards: list[Board]) -> str:
+def results_table(boards: list[Board]) -> str:
     """Every test, worst outcome first, with the filter controls above it."""
-    rows = test_rows([b.report for b in boards])
+    rows = table_rows([b.report for b in boards])
     head = ['<th data-type="text">test</th>', '<th data-type="text">area</th>']
     for b in boards:
         head.append(f'<th data-type="num">{_e(b.label)}</th>')
@@ -561,6 +568,6 @@ def render_page(boards: list[Board]) -> str:
         + "<h2>Per area</h2>"
         + area_table(boards)
         + release_view(boards)
-        + tests_table(boards)
+        + results_table(boards)
         + f"<script>{SCRIPT}</script></body></html>\n"
     )

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from conformance.__main__ import main
-from conformance.results import CaseResult, write_report
-from conformance.scoreboard import op_class
+from conformance.results import CaseResult, RunStatus, build_report, write_report
+from conformance.scoreboard import Board, op_class
+from conformance.scoreboard_html import (
+    FILTERS,
+    bar_chart,
+    fit_label,
+    incomplete_banner,
+    kind_of,
+    release_view,
+    render_page,
+    table_rows,
+    text_width,
+)
 from tests.conftest import RunSuite, write_synthetic_report
 
 
@@ -119,3 +132,180 @@ def test_scoreboard_of_a_real_run(run_suite: RunSuite, tmp_path: Path) -> None:
     md = (tmp_path / "real.md").read_text()
     assert "| abs-float32 | native |" in md
     assert "| sin-float32 | fallback | falls back: aten::sin |" in md
+
+
+# ------------------------------------------------------------------ the HTML page's pieces
+
+HOSTILE_ID = "parametrize/test_p.py::test_q[\"<img src=x onerror=alert(1)>\"-'a'-&amp;]"
+HOSTILE_REASON = "AssertionError: <script>alert(\"x\")</script> & 'quoted' " + "x" * 400
+
+
+class _Parsed(HTMLParser):
+    """Start tags, text and attribute values of a page, as a browser would parse them."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.text: list[str] = []
+        self.attrs: list[str] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += [value or "" for _, value in attrs]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _board(
+    name: str, version: str, results: list[CaseResult], run: RunStatus | None = None
+) -> Board:
+    report = build_report(
+        backend={"name": name, "spec": name, "version": version},
+        results=results,
+        expectations=None,
+        unmatched=[],
+        run=run or RunStatus("complete", collected=len(results), finished=len(results)),
+        torch_version="2.13.0",
+    )
+    return Board(report, f"{name} {version}")
+
+
+def test_page_escapes_ids_reasons_and_labels() -> None:
+    """Test ids, reasons and labels with <>, quotes and & come out as text, never as markup."""
+    board = _board(
+        "<b>evil</b>",
+        '1"0',
+        [CaseResult(id=HOSTILE_ID, area="parametrize", outcome="failed", reason=HOSTILE_REASON)],
+    )
+    parsed = _Parsed(render_page([board]))
+    assert "img" not in parsed.tags
+    assert parsed.tags.count("script") == 1  # the page's own
+    assert HOSTILE_ID in parsed.text
+    assert HOSTILE_REASON in parsed.attrs  # the full reason is the cell's tooltip
+    assert '<b>evil</b> 1"0' in parsed.text
+
+
+def test_rows_are_ordered_worst_first_then_by_id() -> None:
+    """error < failed < xpassed < xfailed < not run < not implemented < skipped < passed."""
+    outcomes = [
+        "passed",
+        "skipped",
+        "not_implemented",
+        "interrupted",
+        "xfailed",
+        "xpassed",
+        "failed",
+        "error",
+    ]
+    results = [CaseResult(id=f"fx/t.py::t_{o}", area="fx", outcome=o) for o in outcomes]
+    results.append(CaseResult(id="fx/t.py::a_failed", area="fx", outcome="failed"))
+    rows = table_rows([_board("a", "1", results).report])
+    assert [r[0] for r in rows] == [
+        "fx/t.py::t_error",
+        "fx/t.py::a_failed",
+        "fx/t.py::t_failed",
+        "fx/t.py::t_xpassed",
+        "fx/t.py::t_xfailed",
+        "fx/t.py::t_interrupted",
+        "fx/t.py::t_not_implemented",
+        "fx/t.py::t_skipped",
+        "fx/t.py::t_passed",
+    ]
+
+
+def test_row_rank_is_the_worst_over_reports() -> None:
+    """A test that passes in one report and errors in the other sorts with the errors."""
+    a = _board(
+        "a",
+        "1",
+        [CaseResult("fx/t.py::x", "fx", "passed"), CaseResult("fx/t.py::y", "fx", "failed")],
+    )
+    b = _board(
+        "b",
+        "1",
+        [CaseResult("fx/t.py::x", "fx", "error"), CaseResult("fx/t.py::y", "fx", "passed")],
+    )
+    assert [r[0] for r in table_rows([a.report, b.report])] == ["fx/t.py::x", "fx/t.py::y"]
+
+
+def test_not_implemented_is_its_own_class() -> None:
+    """The page never files a not-implemented test under skipped."""
+    assert FILTERS["not_implemented"] == ("not_implemented",)
+    assert "not_implemented" not in FILTERS["skipped"]
+    assert kind_of({"outcome": "not_implemented"}) == "not_implemented"
+    assert kind_of({"outcome": "interrupted"}) == "not_run"
+
+
+def test_banner_only_for_incomplete_runs() -> None:
+    """No banner when every run completed; a banner naming the run and its status otherwise."""
+    done = _board("a", "1", [CaseResult("fx/t.py::x", "fx", "passed")])
+    crashed = _board(
+        "b",
+        "2",
+        [CaseResult("fx/t.py::x", "fx", "error")],
+        RunStatus("crashed", detail="worker gw0 crashed", collected=3, finished=1),
+    )
+    assert incomplete_banner([done]) == ""
+    assert 'id="incomplete-banner"' not in render_page([done])
+    banner = incomplete_banner([done, crashed])
+    assert "<b>b 2</b>: run crashed, 1 of 3 collected tests finished; worker gw0 crashed" in banner
+    assert "a 1" not in banner
+    assert 'id="incomplete-banner"' in render_page([done, crashed])
+
+
+def test_release_view_classifies_regressed_fixed_and_changed() -> None:
+    """passed -> failed is a regression, xfailed -> passed a fix, xfailed -> error a change."""
+    old = _board(
+        "a",
+        "1.0",
+        [
+            CaseResult("fx/t.py::reg", "fx", "passed"),
+            CaseResult("fx/t.py::fix", "fx", "xfailed", reason="[failing] x", category="failing"),
+            CaseResult("fx/t.py::chg", "fx", "xfailed"),
+            CaseResult("fx/t.py::gone", "fx", "passed"),
+            CaseResult("fx/t.py::same", "fx", "failed"),
+        ],
+    )
+    new = _board(
+        "a",
+        "2.0",
+        [
+            CaseResult("fx/t.py::reg", "fx", "failed", reason="now <wrong>"),
+            CaseResult("fx/t.py::fix", "fx", "passed"),
+            CaseResult("fx/t.py::chg", "fx", "error"),
+            CaseResult("fx/t.py::same", "fx", "failed"),
+        ],
+    )
+    view = release_view([old, new])
+
+    def items(list_id: str) -> list[str]:
+        match = re.search(rf'<ul id="{list_id}" class="changes">(.*?)</ul>', view)
+        assert match is not None, view
+        return re.findall(r'<code class="tid">(.*?)</code>', match.group(1))
+
+    assert items("regressed-0-1") == ["fx/t.py::reg", "fx/t.py::gone"]
+    assert items("fixed-0-1") == ["fx/t.py::fix"]
+    assert items("changed-0-1") == ["fx/t.py::chg"]
+    assert "now &lt;wrong&gt;" in view
+    assert release_view([old, _board("b", "2.0", [])]) == ""  # two backends: no release view
+    assert release_view([old, old]) == ""  # one version twice: not releases
+
+
+def test_chart_labels_are_shortened_to_fit() -> None:
+    """A label longer than the label column is cut with an ellipsis and keeps its tooltip."""
+    label = "x" * 200
+    assert text_width(fit_label(label, 100, 12), 12) <= 100
+    assert fit_label(label, 100, 12).endswith("…")
+    assert fit_label("short", 100, 12) == "short"
+    svg = bar_chart(
+        "c",
+        "t",
+        [(label, Counter(passed=1))],
+        ("passed",),
+        {"passed": "#000"},
+        {"passed": "passed"},
+    )
+    assert f"<title>{label}</title>" in svg
+    assert f">{label}<" not in svg.replace(f"<title>{label}</title>", "")

@@ -246,7 +246,7 @@ def test_release_view_lists_regressed_and_fixed(browser: Any, releases: Path) ->
 
     _open(browser, releases)
     regressed = browser.find_element(By.ID, "regressed-0-1").text
-    assert regressed == f"{ADD}: passed → failed wrong: sample 0: output[0] not close"
+    assert regressed == f"{ADD}: passed → failed (wrong: sample 0: output[0] not close)"
     assert browser.find_element(By.ID, "fixed-0-1").text == f"{SIN}: xfailed → passed"
     assert browser.find_element(By.ID, "changed-0-1").text == "no failure changed"
     assert not browser.find_elements(By.ID, "incomplete-banner")
@@ -262,7 +262,9 @@ def test_incomplete_banner(browser: Any, incomplete: Path) -> None:
     assert "INCOMPLETE RUN: not a verdict" in banner.text
     assert f"{LONG_NAME} 0.0.1" in banner.text
     assert "crashed, 1 of 2 collected tests finished; worker gw1 crashed" in banner.text
-    assert "INCOMPLETE: crashed" in browser.find_element(By.ID, "under-test").text
+    header = browser.find_element(By.ID, "under-test").text
+    assert "INCOMPLETE: crashed (1 of 2 tests finished)" in header
+    assert "complete (1 tests)" in header
     assert not browser.find_elements(By.ID, "releases")  # two backends: side by side only
 
 
