@@ -31,6 +31,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert _readme_commands()[1] in (ROOT / ".ci" / "run").read_text()
 
 
+def test_ci_runs_the_browser_test() -> None:
+    """.ci/run installs chromium and makes the scoreboard's browser test mandatory."""
+    text = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get install -y -qq chromium chromium-driver" in text
+    assert "export CONFORMANCE_REQUIRE_BROWSER=1" in text
+    assert text.index("export CONFORMANCE_REQUIRE_BROWSER=1") < text.index(_readme_commands()[1])
+
+
 def test_torch_pinned_everywhere() -> None:
     """constraints.txt pins torch 2.13.0; tox applies it; metadata declares a range."""
     assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().splitlines()
