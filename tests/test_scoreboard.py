@@ -147,12 +147,12 @@ class _Parsed(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags: list[str] = []
         self.text: list[str] = []
-        self.attrs: list[str] = []
+        self.attrs: list[tuple[str, str, str]] = []  # tag, attribute, value
         self.feed(page)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
-        self.attrs += [value or "" for _, value in attrs]
+        self.attrs += [(tag, name, value or "") for name, value in attrs]
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
@@ -173,18 +173,29 @@ def _board(
 
 
 def test_page_escapes_ids_reasons_and_labels() -> None:
-    """Test ids, reasons and labels with <>, quotes and & come out as text, never as markup."""
+    """Test ids, reasons and labels with <>, quotes and & come out as text, never as markup.
+
+    Two releases of a hostile backend, the newer one crashed: every section of the page
+    (header, banner, charts, release view, table) carries the hostile strings.
+    """
+    name = "<blink>evil</blink>"
+    old = _board(name, "0", [CaseResult(id=HOSTILE_ID, area="parametrize", outcome="passed")])
     board = _board(
-        "<b>evil</b>",
+        name,
         '1"0',
         [CaseResult(id=HOSTILE_ID, area="parametrize", outcome="failed", reason=HOSTILE_REASON)],
+        RunStatus("crashed", detail="<blink>crash</blink>", collected=2, finished=1),
     )
-    parsed = _Parsed(render_page([board]))
+    page = render_page([old, board])
+    assert 'id="incomplete-banner"' in page
+    assert 'id="regressed-0-1"' in page
+    parsed = _Parsed(page)
     assert "img" not in parsed.tags
     assert parsed.tags.count("script") == 1  # the page's own
     assert HOSTILE_ID in parsed.text
-    assert HOSTILE_REASON in parsed.attrs  # the full reason is the cell's tooltip
-    assert '<b>evil</b> 1"0' in parsed.text
+    assert ("td", "title", HOSTILE_REASON) in parsed.attrs  # the full reason is the tooltip
+    assert "blink" not in parsed.tags
+    assert '<blink>evil</blink> 1"0' in parsed.text
 
 
 def test_rows_are_ordered_worst_first_then_by_id() -> None:
@@ -220,14 +231,15 @@ def test_row_rank_is_the_worst_over_reports() -> None:
     a = _board(
         "a",
         "1",
-        [CaseResult("fx/t.py::x", "fx", "passed"), CaseResult("fx/t.py::y", "fx", "failed")],
+        [CaseResult("fx/t.py::b", "fx", "passed"), CaseResult("fx/t.py::a", "fx", "failed")],
     )
     b = _board(
         "b",
         "1",
-        [CaseResult("fx/t.py::x", "fx", "error"), CaseResult("fx/t.py::y", "fx", "passed")],
+        [CaseResult("fx/t.py::b", "fx", "error"), CaseResult("fx/t.py::a", "fx", "failed")],
     )
-    assert [r[0] for r in table_rows([a.report, b.report])] == ["fx/t.py::x", "fx/t.py::y"]
+    # b errors in one report: it goes before a, which only fails, despite its id
+    assert [r[0] for r in table_rows([a.report, b.report])] == ["fx/t.py::b", "fx/t.py::a"]
 
 
 def test_not_implemented_is_its_own_class() -> None:
