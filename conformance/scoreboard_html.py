@@ -276,8 +276,9 @@ def bar_chart(
         if x + w > total_width and x > left:
             x, y = left, y + 20
         legend.append(
-            f'<rect x="{x:.0f}" y="{y - 10}" width="12" height="12" fill="{colors[kind]}"/>'
-            f'<text class="legend" x="{x + 16:.0f}" y="{y}" font-size="{size}">{_e(item)}</text>'
+            f'<g class="legend"><rect x="{x:.0f}" y="{y - 10}" width="12" height="12" '
+            f'fill="{colors[kind]}"/><text x="{x + 16:.0f}" y="{y}" font-size="{size}">'
+            f"{_e(item)}</text></g>"
         )
         x += w
     top = y + 14

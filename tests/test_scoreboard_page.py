@@ -117,7 +117,9 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def incomplete(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete report beside a crashed one with a very long backend name."""
     root = tmp_path_factory.mktemp("incomplete")
-    done = _release(root / "done.json", "1.0", [_case("fx/test_a.py::test_x", "passed")])
+    many = [_case(f"fx/test_a.py::test_{i:03}", "passed") for i in range(300)]
+    # one error among 301 tests: a segment too narrow for its count
+    done = _release(root / "done.json", "1.0", [_case("fx/test_a.py::test_x", "error"), *many])
     backend = {"name": LONG_NAME, "spec": "x", "version": "0.0.1", "device": "lazy", "areas": []}
     crashed = write_synthetic_report(
         root / "crashed.json",
@@ -125,8 +127,11 @@ def incomplete(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [
             _case("fx/test_a.py::test_x", "error", "worker crashed"),
             _case("fx/test_b.py::t", "not_run"),
+            # every other outcome too: a legend too wide for one line must wrap
+            *(_case(f"fx/test_c.py::{o}", o) for o in ("failed", "xpassed", "xfailed")),
+            *(_case(f"fx/test_c.py::{o}", o) for o in ("not_implemented", "skipped", "passed")),
         ],
-        RunStatus("crashed", detail="worker gw1 crashed", collected=2, finished=1),
+        RunStatus("crashed", detail="worker gw1 crashed", collected=8, finished=7),
     )
     out = root / "board"
     assert main(["scoreboard", str(done), str(crashed), "-o", str(out), "--allow-incomplete"]) == 0
@@ -261,10 +266,10 @@ def test_incomplete_banner(browser: Any, incomplete: Path) -> None:
     assert banner.is_displayed()
     assert "INCOMPLETE RUN: not a verdict" in banner.text
     assert f"{LONG_NAME} 0.0.1" in banner.text
-    assert "crashed, 1 of 2 collected tests finished; worker gw1 crashed" in banner.text
+    assert "crashed, 7 of 8 collected tests finished; worker gw1 crashed" in banner.text
     header = browser.find_element(By.ID, "under-test").text
-    assert "INCOMPLETE: crashed (1 of 2 tests finished)" in header
-    assert "complete (1 tests)" in header
+    assert "INCOMPLETE: crashed (7 of 8 tests finished)" in header
+    assert "complete (301 tests)" in header
     assert not browser.find_elements(By.ID, "releases")  # two backends: side by side only
 
 
@@ -298,7 +303,8 @@ def test_chart_labels_fit(browser: Any, page: str, request: pytest.FixtureReques
             assert r["width"] > 0
             assert _inside(r, box), (label.text, r, box)
             assert r["right"] <= bar_left + 0.5, (label.text, r, bar_left)
-        legend = [_rect(browser, t) for t in chart.find_elements(By.CSS_SELECTOR, "text.legend")]
+        legend = [_rect(browser, t) for t in chart.find_elements(By.CSS_SELECTOR, "g.legend")]
+        assert legend
         for r in legend:
             assert _inside(r, box)
         for a, b in itertools.pairwise(legend):
