@@ -187,10 +187,14 @@ def under_test(boards: list[Board]) -> str:
             r.get("platform", ""),
             r.get("created", ""),
             status,
-            r.get("expectations") or "none",
         ]
+        manifest = str(r.get("expectations") or "none")
         klass = ' class="incomplete"' if not run["complete"] else ""
-        rows.append(f"<tr{klass}>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+        rows.append(
+            f"<tr{klass}>"
+            + "".join(f"<td>{_e(c)}</td>" for c in cells)
+            + f'<td title="{_e(manifest)}">{_e(manifest.rsplit("/", 1)[-1])}</td></tr>'
+        )
     return f'<table id="under-test">{head}{"".join(rows)}</table>'
 
 
@@ -481,13 +485,15 @@ th{background:#eee}
 #tests-table th[aria-sort=ascending]::after{content:" \\25B2"}
 #tests-table th[aria-sort=descending]::after{content:" \\25BC"}
 td.tid code{font-size:12px;word-break:break-all}
-td.reason{max-width:36em;font-size:12px;word-break:break-word}
+td.reason{max-width:40em;font-size:12px;word-break:break-word}
 td.outcome{font-weight:600;white-space:nowrap}
 .category{background:#eee;border-radius:3px;padding:0 3px;font-size:11px}
 .banner{background:#fff3e0;border:3px solid #e65100;padding:.6em 1em;margin:1em 0}
 tr.incomplete td{background:#fff3e0}
 .note{color:#555;font-size:13px}
-#filters{position:sticky;top:0;background:#fff;padding:.4em 0;z-index:1}
+#filters{padding:.4em 0}
+#shown{white-space:nowrap}
+#tests-table{width:100%}
 #filters fieldset{display:inline;border:1px solid #ccc}
 #filters label{margin-right:.6em;font-size:13px}
 ul.changes{font-size:13px}
