@@ -73,6 +73,7 @@ def test_interrupted_run_is_not_a_verdict(
     assert main(["scoreboard", report_file, "-o", board]) == 2
     assert main(["scoreboard", report_file, "-o", board, "--allow-incomplete"]) == 0
     assert "INCOMPLETE: interrupted" in (tmp_path / "board.md").read_text()
+    assert 'id="incomplete-banner"' in (tmp_path / "board.html").read_text()
 
 
 def test_crash_in_setup_counts_against_its_area(run_suite: RunSuite) -> None:
