@@ -216,3 +216,20 @@ def test_workers_limit_intra_op_threads(run_suite: RunSuite) -> None:
         "conformance.fx", "reference", "-n", "2", "--threads-per-worker=3", "-k", "test_pickle"
     )
     assert "conformance: 2 xdist workers x 3 intra-op thread(s)" in custom.text()
+
+
+def test_several_module_arguments_keep_every_test_attributed(run_suite: RunSuite) -> None:
+    """Two test modules named on the command line: each test keeps its own module's id.
+
+    pytest's node ids are then ``::test_name`` with no file part; the xdist controller
+    must still tell which module each test (and each started-but-unfinished test) is in.
+    """
+    run = run_suite(
+        "conformance.fx.test_hooks", "reference", "conformance.fx.test_realize", "-n", "2"
+    )
+    assert run.ret == 0, run.text()
+    assert run.report["run"]["status"] == "complete", run.report["run"]
+    ids = set(run.outcomes)
+    modules = {test_id.split("::", 1)[0] for test_id in ids}
+    assert modules == {"fx/test_hooks.py", "fx/test_realize.py"}
+    assert set(run.outcomes.values()) == {"passed"}
