@@ -323,7 +323,7 @@ def bar_chart(
 
 def charts(boards: list[Board]) -> str:
     """The outcome chart of every test, and the op-sweep class chart when there is a sweep."""
-    from conformance.scoreboard import CLASSES, COLORS
+    from conformance.scoreboard import CLASSES, COLORS  # scoreboard imports this module
 
     outcomes = [(b.label, Counter(kind_of(t) for t in b.report["tests"])) for b in boards]
     out = "<h2>Outcomes</h2>" + bar_chart(
