@@ -63,14 +63,16 @@ KIND_COLORS = {
     "passed": "#2e7d32",
     "absent": "#bdbdbd",
 }
-#: The filter classes (checkboxes) and the kinds each one selects.
+#: The filter classes (checkboxes) and the kinds each one selects. A row is shown when
+#: one of its reports' outcomes is selected; a report without the test (``absent``)
+#: selects nothing.
 FILTERS: dict[str, tuple[str, ...]] = {
     "failed": ("failed", "xpassed"),
     "error": ("error",),
     "xfailed": ("xfailed",),
     "not_implemented": ("not_implemented",),
     "skipped": ("skipped",),
-    "not_run": ("not_run", "absent"),
+    "not_run": ("not_run",),
     "passed": ("passed",),
 }
 _FILTER_OF = {kind: name for name, kinds in FILTERS.items() for kind in kinds}
@@ -436,7 +438,7 @@ def results_table(boards: list[Board]) -> str:
         head.append(f'<th data-type="text">{_e(b.label)}: category, reason</th>')
     body = []
     for tid, area, tests in rows:
-        kinds = sorted({_FILTER_OF[kind_of(t)] for t in tests})
+        kinds = sorted({_FILTER_OF[kind_of(t)] for t in tests if t is not None})
         rank = min(severity(kind_of(t)) for t in tests)
         cells = [
             f'<td class="tid" data-key="{_e(tid)}"><code>{_e(tid)}</code></td>',
@@ -451,7 +453,9 @@ def results_table(boards: list[Board]) -> str:
             + "</tr>"
         )
     areas = sorted({area for _, area, _ in rows})
-    counts = Counter(c for _, _, tests in rows for c in {_FILTER_OF[kind_of(t)] for t in tests})
+    counts = Counter(
+        c for _, _, tests in rows for c in {_FILTER_OF[kind_of(t)] for t in tests if t is not None}
+    )
     boxes = "".join(
         f'<label class="k-{name}"><input type="checkbox" name="class" value="{name}" checked> '
         f"{_e(KIND_LABELS[name])} ({counts[name]})</label> "
@@ -484,7 +488,9 @@ th{background:#eee}
 #tests-table th{cursor:pointer;user-select:none;position:sticky;top:0}
 #tests-table th[aria-sort=ascending]::after{content:" \\25B2"}
 #tests-table th[aria-sort=descending]::after{content:" \\25BC"}
-td.tid code{font-size:12px;word-break:break-all}
+td.tid{min-width:22em}
+td.tid code{font-size:12px;overflow-wrap:anywhere}
+p.none{font-size:13px;color:#555}
 td.reason{max-width:40em;font-size:12px;word-break:break-word}
 td.outcome{font-weight:600;white-space:nowrap}
 .category{background:#eee;border-radius:3px;padding:0 3px;font-size:11px}

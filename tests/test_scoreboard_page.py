@@ -332,3 +332,14 @@ def test_page_of_a_real_run(browser: Any, run_suite: RunSuite, tmp_path: Path) -
     assert "lazy/test_ops.py::test_op[abs-float32]" in ids
     text = browser.find_element("id", "tests-table").text
     assert "passed · fallback falls back: aten::sin" in text
+
+
+def test_absent_tests_are_no_class(browser: Any, incomplete: Path) -> None:
+    """A test missing from one report is filed by the outcomes it has, never as 'not run'."""
+    from selenium.webdriver.common.by import By
+
+    _open(browser, incomplete)
+    _set_classes(browser, {"not_run"})
+    assert _visible_ids(browser) == ["fx/test_b.py::t"]  # the 300 passed-or-absent rows stay hidden
+    label = browser.find_element(By.CSS_SELECTOR, "#filters label.k-not_run").text
+    assert label == "not run (1)"
