@@ -81,3 +81,17 @@ def test_build_output_is_not_tracked() -> None:
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert not [p for p in tracked if ".egg-info/" in p or p.startswith("build/")]
+
+
+def test_committed_scoreboard_is_generated_from_committed_reports(tmp_path: Path) -> None:
+    """docs/scoreboard.{md,html} are exactly what the scoreboard makes of docs/reports/."""
+    from conformance.scoreboard import run
+
+    reports = [ROOT / "docs" / "reports" / f"{name}.json" for name in ("reference", "torch")]
+    written = run(reports, tmp_path / "scoreboard")
+    for page in written:
+        committed = ROOT / "docs" / page.name
+        assert page.read_text() == committed.read_text(), (
+            f"{committed} is stale: python -m conformance scoreboard "
+            "docs/reports/reference.json docs/reports/torch.json -o docs/scoreboard"
+        )
