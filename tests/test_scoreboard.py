@@ -321,3 +321,29 @@ def test_chart_labels_are_shortened_to_fit() -> None:
     )
     assert f"<title>{label}</title>" in svg
     assert f">{label}<" not in svg.replace(f"<title>{label}</title>", "")
+
+
+def test_markdown_lists_releases_and_failures_first(tmp_path: Path) -> None:
+    """The Markdown page has the release changes and a not-passing table, worst first."""
+    old = _report(
+        tmp_path / "old.json",
+        "alpha",
+        [_op("add", "passed", "native"), _op("sin", "xfailed", "wrong", "[failing] sign")],
+    )
+    new_backend = {"name": "alpha", "spec": "alpha", "version": "2.0", "areas": []}
+    new = write_synthetic_report(
+        tmp_path / "new.json",
+        new_backend,
+        [_op("add", "error", "", "RuntimeError: boom"), _op("sin", "passed", "native")],
+    )
+    assert main(["scoreboard", str(old), str(new), "-o", str(tmp_path / "b")]) == 0
+    md = (tmp_path / "b.md").read_text()
+    assert "### alpha 1.0 -> alpha 2.0" in md
+    regressed = md.index("Regressed (1):")
+    fixed = md.index("Fixed (1):")
+    assert "`lazy/test_ops.py::test_op[add-float32]`: passed -> error" in md[regressed:fixed]
+    assert "`lazy/test_ops.py::test_op[sin-float32]`: xfailed -> passed" in md[fixed:]
+    table = md[md.index("## Not passing") :]
+    assert table.index("test_op[add-float32] | passed | error: RuntimeError: boom") < table.index(
+        "test_op[sin-float32] | xfailed: [failing] sign | passed"
+    )
