@@ -167,7 +167,8 @@ def under_test(boards: list[Board]) -> str:
     """The table saying what is under test: backend, versions, platform, date, run status."""
     head = (
         "<tr><th>report</th><th>backend</th><th>version</th><th>device</th><th>torch</th>"
-        "<th>python</th><th>platform</th><th>created</th><th>run</th><th>manifest</th></tr>"
+        "<th>python</th><th>platform</th><th>created</th><th>run</th><th>options</th>"
+        "<th>manifest</th></tr>"
     )
     rows = []
     for board in boards:
@@ -189,6 +190,7 @@ def under_test(boards: list[Board]) -> str:
             r.get("platform", ""),
             r.get("created", ""),
             status,
+            _options(r.get("options") or {}),
         ]
         manifest = str(r.get("expectations") or "none")
         klass = ' class="incomplete"' if not run["complete"] else ""
@@ -198,6 +200,12 @@ def under_test(boards: list[Board]) -> str:
             + f'<td title="{_e(manifest)}">{_e(manifest.rsplit("/", 1)[-1])}</td></tr>'
         )
     return f'<table id="under-test">{head}{"".join(rows)}</table>'
+
+
+def _options(options: dict[str, Any]) -> str:
+    """The run's suite options that were set (``tier=full, dtypes=...``)."""
+    given = [f"{k}={v}" for k, v in options.items() if v not in (None, False, "", [])]
+    return ", ".join(given) or "defaults"
 
 
 def area_table(boards: list[Board]) -> str:

@@ -270,6 +270,7 @@ def test_incomplete_banner(browser: Any, incomplete: Path) -> None:
     header = browser.find_element(By.ID, "under-test").text
     assert "INCOMPLETE: crashed (7 of 8 tests finished)" in header
     assert "complete (301 tests)" in header
+    assert "defaults" in header  # no suite option set
     assert not browser.find_elements(By.ID, "releases")  # two backends: side by side only
 
 
