@@ -519,13 +519,12 @@ SCRIPT = """
   var table=document.getElementById('tests-table');
   var rows=Array.prototype.slice.call(table.tBodies[0].rows);
   var shown=document.getElementById('shown');
+  var boxes=Array.prototype.slice.call(document.querySelectorAll('#filters input[name=class]'));
+  var areaBox=document.getElementById('area'), search=document.getElementById('search');
   function apply(){
-    var on={};
-    document.querySelectorAll('#filters input[name=class]').forEach(function(b){
-      on[b.value]=b.checked;
-    });
-    var area=document.getElementById('area').value;
-    var text=document.getElementById('search').value.trim().toLowerCase();
+    var on={}, ticked=[];
+    boxes.forEach(function(b){on[b.value]=b.checked; if(b.checked){ticked.push(b.value);}});
+    var area=areaBox.value, query=search.value.trim(), text=query.toLowerCase();
     var n=0;
     rows.forEach(function(r){
       var ok=r.dataset.classes.split(' ').some(function(c){return on[c];})
@@ -534,11 +533,29 @@ SCRIPT = """
       r.hidden=!ok; if(ok){n++;}
     });
     shown.textContent=n+' of '+rows.length+' tests shown';
+    var state=new URLSearchParams();  // the filters, in the address: a link others can open
+    if(ticked.length!==boxes.length){state.set('class',ticked.join(','));}
+    if(area){state.set('area',area);}
+    if(query){state.set('q',query);}
+    var hash=state.toString();
+    try{history.replaceState(null,'',hash?'#'+hash:location.pathname+location.search);}
+    catch(e){/* some viewers forbid it: the filters still work */}
   }
+  function fromAddress(){
+    var given=new URLSearchParams(location.hash.slice(1));
+    var wanted=given.has('class')?given.get('class').split(','):null;
+    boxes.forEach(function(b){b.checked=!wanted || wanted.indexOf(b.value)>=0;});
+    areaBox.value=given.get('area')||'';
+    search.value=given.get('q')||'';
+  }
+  fromAddress();
+  window.addEventListener('hashchange',function(){fromAddress(); apply();});
   document.getElementById('filters').addEventListener('input',apply);
   document.getElementById('filters').addEventListener('change',apply);
   var heads=table.tHead.rows[0].cells;
   Array.prototype.forEach.call(heads,function(th,col){
+    th.tabIndex=0;
+    th.addEventListener('keydown',function(ev){if(ev.key==='Enter'){th.click();}});
     th.addEventListener('click',function(){
       var dir=th.getAttribute('aria-sort')==='ascending'?-1:1;
       Array.prototype.forEach.call(heads,function(h){h.removeAttribute('aria-sort');});

@@ -139,6 +139,8 @@ def incomplete(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _open(browser: Any, page: Path) -> None:
+    """Load ``page`` afresh (never a same-page jump that keeps an earlier test's state)."""
+    browser.get("about:blank")
     browser.get(page.as_uri())
 
 
@@ -344,3 +346,20 @@ def test_absent_tests_are_no_class(browser: Any, incomplete: Path) -> None:
     assert _visible_ids(browser) == ["fx/test_b.py::t"]  # the 300 passed-or-absent rows stay hidden
     label = browser.find_element(By.CSS_SELECTOR, "#filters label.k-not_run").text
     assert label == "not run (1)"
+
+
+def test_filters_live_in_the_address(browser: Any, releases: Path) -> None:
+    """The filters are kept in the URL's fragment: opening that link shows the same rows."""
+    from selenium.webdriver.common.by import By
+
+    _open(browser, releases)
+    _set_classes(browser, {"failed", "error"})
+    browser.find_element(By.ID, "search").send_keys("float32")
+    link = browser.current_url
+    assert link.endswith("#class=failed%2Cerror&q=float32")
+    browser.get("about:blank")
+    browser.get(link)
+    assert _visible_ids(browser) == [ADD]
+    assert browser.find_element(By.ID, "search").get_attribute("value") == "float32"
+    browser.get(releases.as_uri() + "#class=not_implemented&area=lazy")
+    assert _visible_ids(browser) == ["lazy/test_metrics.py::test_counters"]
