@@ -305,6 +305,7 @@ class ConformanceState:
     collection_errors: list[str] = field(default_factory=list)
     goldens_written: list[str] = field(default_factory=list)
     usage_error: str = ""
+    unattributed_crashes: list[str] = field(default_factory=list)
     watchdog: Watchdog | None = None
     shard: Shard | None = None
     #: The conformance tests the run selected before --shard split it (canonical ids).
@@ -429,6 +430,15 @@ class ConformanceState:
 
                     self.progress.start(time.monotonic())
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection(self, session: pytest.Session) -> Any:
+        """Keep pytest's own refusal of the command line (a module that does not exist)."""
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            self.usage_error = self.usage_error or " ".join(str(exc).split())
+            raise
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors.append(report.nodeid or "<session>")
@@ -482,6 +492,8 @@ class ConformanceState:
         """xdist's synthetic report (phase ``???``) of a test whose worker crashed."""
         found = self.canonical_from_nodeid(report.nodeid)
         if found is None:
+            if self.targeted:
+                self.unattributed_crashes.append(report.nodeid)
             return
         test_id, area = found
         node = getattr(report, "node", None)
@@ -615,6 +627,14 @@ class ConformanceState:
         elif self.collection_errors:
             status = "collection_error"
             detail = "could not collect " + ", ".join(self.collection_errors[:5])
+        elif exitstatus == pytest.ExitCode.USAGE_ERROR:
+            status, detail = "usage_error", "pytest refused the command line (see its ERROR line)"
+        elif self.unattributed_crashes:
+            status = "crashed"
+            detail = (
+                f"a worker crashed while running {self.unattributed_crashes[-1]}, which no "
+                "suite test matches, so its outcome is not in this report"
+            )
         elif self.empty_shard():
             detail = (
                 f"none of the {len(self.selection or [])} selected tests fell to shard {self.shard}"
@@ -774,6 +794,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Fail fast, before the session starts, on a bad backend, manifest or option.
     _ = state.backend, state.manifest, state.tier, state.full_sample, _default_timeout(config)
     _check_ops(state)
+    _check_suite_modules(state)
     _configure_shard(state)
     configure_threads(config, config.getoption("conformance_threads"))
     if not _is_worker(config):
@@ -810,6 +831,28 @@ def _set_golden_dir(state: ConformanceState) -> None:
         state.refuse(f"--golden-dir {path} does not exist; create it, or pass --accept to fill it")
     GOLDEN_DIR_OVERRIDE.append(path)
     state.config.add_cleanup(GOLDEN_DIR_OVERRIDE.clear)
+
+
+def _check_suite_modules(state: ConformanceState) -> None:
+    """``--pyargs conformance.<name>`` naming no module of the suite is a usage error.
+
+    pytest refuses such a name only in a plain run; under xdist its workers collect
+    nothing and the run ends as "no tests ran", which says nothing about the typo.
+    """
+    if not state.config.getoption("pyargs", False):
+        return
+    missing = [
+        target
+        for target in (str(arg).split("::", 1)[0] for arg in state.config.args)
+        if target.startswith("conformance.") and not testids.module_exists(target)
+    ]
+    if missing:
+        close = testids.close_module_names(missing[0])
+        hint = f" (close: {', '.join(close)})" if close else ""
+        state.refuse(
+            f"--pyargs {missing[0]}: the suite has no such module{hint}; name an area "
+            "(conformance.fx) or a test module (conformance.fx.test_recompile)"
+        )
 
 
 def _check_ops(state: ConformanceState) -> None:
