@@ -142,7 +142,8 @@ class Manifest:
         ``out_of_scope``. Raises :class:`ManifestError` for an undecidable scope.
         """
         label = str(self.path) if self.path is not None else "<manifest>"
-        inside, outside = [], list(self.out_of_scope)
+        inside: list[Expectation] = []
+        outside = list(self.out_of_scope)
         for entry in self.entries:
             try:
                 applies = entry.applies(versions)
