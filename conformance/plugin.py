@@ -37,7 +37,7 @@ from typing import Any, NoReturn
 import pytest
 
 from conformance import testids
-from conformance.contract import AREAS
+from conformance.contract import AREAS, LAZY_CAPABILITIES, CapabilityError, check_capability_names
 from conformance.discovery import BackendError, LoadedBackend, load_backend
 from conformance.manifest import Manifest, ManifestError, load_manifest, write_expectations
 from conformance.progress import DEFAULT_INTERVAL, Progress, estimate_line
@@ -269,7 +269,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         dest="conformance_op_timeout",
         metavar="SECONDS",
-        help="op sweep: per-test timeout, reported as an error (default 300)",
+        help="op sweep: timeout of each sample, in seconds (default 300; 0 disables); a "
+        "sample that overruns is an error naming the sample and the op's later samples are "
+        "not run (where SIGALRM is unavailable it bounds the whole op test)",
     )
     parser.addini(
         "conformance_tier",
@@ -353,9 +355,19 @@ class ConformanceState:
             if path is None:
                 return None
         try:
-            return load_manifest(path)
+            return load_manifest(path).scoped(self.versions())
         except ManifestError as exc:
             self.refuse(str(exc))
+
+    def versions(self) -> dict[str, str | None]:
+        """The versions manifest entries may be scoped by (``manifest.SCOPE_KEYS``)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            torch_version: str | None = version("torch")
+        except PackageNotFoundError:
+            torch_version = None
+        return {"torch": torch_version, "backend": self.backend.version}
 
     @property
     def tier(self) -> str:
@@ -499,6 +511,9 @@ class ConformanceState:
         node = getattr(report, "node", None)
         worker = str(getattr(getattr(node, "gateway", None), "id", "?"))
         message = str(report.longrepr)
+        running = _read_breadcrumb(worker, test_id)
+        if running:
+            message += f"; it was running {running}"
         self.recorder.crash(test_id, area, worker, message)
         self._progress(test_id, now=True)
         listed = self.listed(test_id)
@@ -732,6 +747,62 @@ def _options(config: pytest.Config) -> dict[str, Any]:
 
 STATE_KEY = pytest.StashKey[ConformanceState]()
 
+#: Directory where each xdist worker notes what it is running (see :func:`breadcrumb`).
+ENV_BREADCRUMBS = "CONFORMANCE_BREADCRUMBS"
+
+
+def breadcrumb(config: pytest.Config, text: str) -> None:
+    """Note what this worker runs now (``test id, sample 3 (...)``); '' clears it.
+
+    When the worker dies, the controller reads the note into the crash report, so a
+    crash names the sample, not only the test. Only under xdist (the controller made
+    the directory); costs one small write.
+    """
+    folder = os.environ.get(ENV_BREADCRUMBS)
+    workerinput = getattr(config, "workerinput", None)
+    if not folder or workerinput is None:
+        return
+    path = Path(folder) / str(workerinput.get("workerid", "worker"))
+    import contextlib
+
+    # A note for a crash message: never a reason to fail the test.
+    with contextlib.suppress(OSError):
+        path.write_text(text, encoding="utf-8")
+
+
+def _read_breadcrumb(worker: str, test_id: str) -> str:
+    """What crashed worker ``worker`` noted it was running, if it was in ``test_id``."""
+    folder = os.environ.get(ENV_BREADCRUMBS)
+    if not folder:
+        return ""
+    try:
+        text = (Path(folder) / worker).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    prefix = f"{test_id}, "
+    return text.removeprefix(prefix) if text.startswith(prefix) else ""
+
+
+def _make_breadcrumb_dir(config: pytest.Config) -> None:
+    """On the controller of an xdist run: the directory workers note their samples in."""
+    import shutil
+    import tempfile
+
+    if _is_worker(config) or not config.getoption("numprocesses", None):
+        return
+    folder = tempfile.mkdtemp(prefix="conformance-running-")
+    previous = os.environ.get(ENV_BREADCRUMBS)
+    os.environ[ENV_BREADCRUMBS] = folder  # workers inherit it when xdist starts them
+
+    def remove() -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        if previous is None:
+            os.environ.pop(ENV_BREADCRUMBS, None)
+        else:
+            os.environ[ENV_BREADCRUMBS] = previous
+
+    config.add_cleanup(remove)
+
 
 def state_of(config: pytest.Config) -> ConformanceState:
     return config.stash[STATE_KEY]
@@ -773,7 +844,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "conformance-state")
     config.addinivalue_line(
-        "markers", "conformance_needs(capability): the test needs an optional backend capability"
+        "markers",
+        "conformance_needs(*capabilities): the test needs optional backend capabilities "
+        "(conformance.contract.LAZY_CAPABILITIES); without them it is not implemented",
     )
     if not state.targets_conformance():
         if config.getoption("conformance_shard") is not None:
@@ -799,6 +872,7 @@ def pytest_configure(config: pytest.Config) -> None:
     configure_threads(config, config.getoption("conformance_threads"))
     if not _is_worker(config):
         _install_sigterm(config)
+    _make_breadcrumb_dir(config)
     state.watchdog = Watchdog.start(state)
 
 
@@ -908,9 +982,24 @@ def _header_lines(state: ConformanceState) -> list[str]:
         f"device {backend.device} | areas: {', '.join(backend.areas) or 'none'}"
         + (f" (not implemented: {', '.join(missing)})" if missing else "")
     ]
+    if "lazy" in backend.areas:
+        from conformance.contract import LAZY_CAPABILITIES as known
+
+        lacking = [n for n in known if n not in backend.capabilities]
+        lines.append(
+            "conformance: lazy capabilities: all"
+            if not lacking
+            else f"conformance: lazy capabilities lacking (tests needing them are not "
+            f"implemented): {', '.join(lacking)}"
+        )
     manifest = state.manifest
     lines.append(
-        f"conformance: expectations {manifest.path} ({len(manifest.entries)} entries)"
+        f"conformance: expectations {manifest.path} ({len(manifest.entries)} entries"
+        + (
+            f"; {len(manifest.out_of_scope)} scoped to other torch/backend versions)"
+            if manifest.out_of_scope
+            else ")"
+        )
         if manifest is not None
         else "conformance: expectations none"
     )
@@ -958,6 +1047,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 pytest.mark.skip(reason=f"backend {backend.name} does not implement {area}")
             )
             continue
+        lacking = _lacking_capabilities(state, item, test_id)
+        if lacking:
+            item.user_properties.append((PROP_NOT_IMPL, True))
+            item.add_marker(pytest.mark.skip(reason=_not_implemented_reason(backend, lacking)))
+            continue
         expectation = manifest.match(test_id) if manifest is not None else None
         if expectation is not None:
             item.user_properties.append((PROP_CATEGORY, expectation.category))
@@ -966,6 +1060,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     reason=f"[{expectation.category}] {expectation.reason}", strict=True
                 )
             )
+
+
+def _lacking_capabilities(state: ConformanceState, item: pytest.Item, test_id: str) -> list[str]:
+    """Capabilities ``item`` needs (``conformance_needs`` markers) the backend lacks.
+
+    An unknown capability name stops the run with a usage error naming the test.
+    """
+    needed = [str(n) for m in item.iter_markers("conformance_needs") for n in m.args]
+    if not needed:
+        return []
+    try:
+        check_capability_names(needed, f"test {test_id} (conformance_needs marker)")
+    except CapabilityError as exc:
+        state.refuse(str(exc))
+    have = state.backend.capabilities
+    return sorted({n for n in needed if n not in have})
+
+
+def _not_implemented_reason(backend: LoadedBackend, lacking: list[str]) -> str:
+    """``not implemented: <capability> (what it is)``, for each capability lacking."""
+    described = "; ".join(f"{n} ({LAZY_CAPABILITIES[n].summary})" for n in lacking)
+    return f"not implemented: {described}; backend {backend.name} does not declare " + (
+        "it" if len(lacking) == 1 else "them"
+    )
 
 
 def _default_timeout(config: pytest.Config) -> float:
@@ -1131,6 +1249,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if not out.is_absolute():
             out = config.invocation_params.dir / out
         write_expectations(
-            out, state.recorder.finish(interrupted=state.interrupted), state._manifest
+            out,
+            state.recorder.finish(interrupted=state.interrupted),
+            state._manifest,
+            testids.suite_files(),
         )
     state.write_report(int(exitstatus))

@@ -149,10 +149,11 @@ def train(
         trace.losses.append(loss.detach().cpu())
         trace.grads.append([p.grad.detach().cpu() for p in model.parameters()])  # type: ignore[union-attr]
     if lazy is not None:
+        from conformance.lazy.counters import fallbacks
+
         trace.fallbacks = {
             name: lazy.counter_value(name) or 0  # type: ignore[attr-defined]
-            for name in lazy.counter_names()  # type: ignore[attr-defined]
-            if name.startswith("aten::")
+            for name in fallbacks(lazy.counter_names())  # type: ignore[attr-defined]
         }
     trace.params = [p.detach().cpu() for p in model.parameters()]
     trace.buffers = [b.detach().cpu() for b in model.buffers()]
@@ -167,9 +168,13 @@ def _step(
     trace: Trace,
 ) -> None:
     """mark_step, recording the step's IR before and the compile count after."""
+    from typing import cast
+
     from conformance.contract import LazyArea
 
-    assert isinstance(lazy, LazyArea)
+    # Not isinstance(lazy, LazyArea): a runtime protocol check rejects an area whose
+    # optional members are None (a capability it lacks).
+    lazy = cast(LazyArea, lazy)
     state = [t for s in optimizer.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
     pending = [loss, *model.parameters(), *model.buffers(), *state]
     pending += [p.grad for p in model.parameters() if p.grad is not None]
