@@ -7,6 +7,16 @@ root)``: ``op`` without its namespace (``aten::add`` and ``xla::add`` are both `
 numbers of the inputs, and ``root`` the ROOT index or None. Attributes are not compared:
 dialects spell them differently. Scalar constants are normalized to 0-dim leaves
 (``device_data``), since torch_xla prints them as ``prim::Constant``.
+
+Two graphs in different dialects are *the same computation* when their canonical forms
+(:func:`canonical`) are equal. The canonical form renames ops through a per-dialect
+vocabulary (:data:`VOCABULARY`: PyTorch lazy's functional ``view_copy`` and torch_xla's
+``view`` are both ``view``), drops pass-through nodes that one dialect records and the
+other does not (:data:`PASS_THROUGH`, e.g. PyTorch's ``detach_copy``), applies the
+scalar-leaf rule (a 0-dim leaf is a scalar whatever its dtype: PyTorch uploads a Python
+``2`` as ``Long[]`` where torch_xla uploads ``f32[]``), and renumbers nodes by a walk
+from the roots, so that the order in which leaves were printed does not matter. Edges,
+operand order, shapes, non-scalar dtypes, sharing and roots are still compared.
 """
 
 from __future__ import annotations
@@ -129,13 +139,124 @@ def same_graph(text: str, dialect: str, expected_pytorch_text: str) -> bool:
     """Whether ``text`` (in ``dialect``) shows the graph of PyTorch-dialect ``expected``.
 
     Byte equality for the PyTorch dialect (attributes included), structural equality
-    through :func:`normalize` for any other.
+    through :func:`same_structure` for any other.
     """
     if dialect == "pytorch":
         return text == expected_pytorch_text
-    return normalize(text, dialect) == normalize(expected_pytorch_text, "pytorch")
+    return same_structure(text, dialect, expected_pytorch_text, "pytorch")
 
 
 def ops(text: str, dialect: str) -> list[str]:
     """The op of every node of ``text``, namespace-free, in post order."""
     return [node[0] for node in normalize(text, dialect)]
+
+
+#: Per dialect: op name (namespace-free) -> the canonical op name shared by all dialects.
+#: Only ops that the two dialects spell differently for the same computation.
+VOCABULARY: dict[str, dict[str, str]] = {
+    "pytorch": {
+        "view_copy": "view",
+        "_unsafe_view": "view",
+        "reshape": "view",
+        "t_copy": "permute",
+        "transpose_copy": "permute",
+        "permute_copy": "permute",
+        "_to_copy": "cast",
+        "slice_copy": "generic_slice",
+        "slice_scatter": "update_slice",
+        "select_copy": "select",
+        "select_scatter": "unselect",
+        "expand_copy": "expand",
+        "squeeze_copy": "view",
+        "unsqueeze_copy": "view",
+        "diagonal_copy": "diagonal",
+        "clamp_min": "clamp",
+        "clamp_max": "clamp",
+    },
+    "torch_xla": {
+        "unsqueeze": "view",
+        "squeeze": "view",
+        "clamp_min": "clamp",
+        "clamp_max": "clamp",
+    },
+}
+
+#: Per dialect: ops that only forward their first operand (the other dialect records no
+#: node for them); the canonical form skips them.
+PASS_THROUGH: dict[str, frozenset[str]] = {
+    "pytorch": frozenset({"detach_copy", "lift_fresh_copy", "alias_copy"}),
+    "torch_xla": frozenset(),
+}
+
+#: A canonical node: (op, outputs, canonical operand numbers, root index or None).
+CanonicalNode = NormalNode
+
+
+def _is_scalar_leaf(node: NormalNode) -> bool:
+    op, outputs, operands, _ = node
+    return op == "device_data" and not operands and len(outputs) == 1 and outputs[0][1] == ()
+
+
+def canonical(text: str, dialect: str) -> list[CanonicalNode]:
+    """The dialect-independent form of ``text`` (see the module docstring)."""
+    nodes = normalize(text, dialect)
+    vocabulary = VOCABULARY.get(dialect, {})
+    through = PASS_THROUGH.get(dialect, frozenset())
+    by_number = dict(enumerate(nodes))
+
+    def resolve(k: int) -> int:
+        while by_number[k][0] in through and by_number[k][2]:
+            k = by_number[k][2][0]
+        return k
+
+    roots: dict[int, list[int]] = {}
+    for k, node in by_number.items():
+        if node[3] is not None:
+            roots.setdefault(node[3], []).append(resolve(k))
+    numbers: dict[int, int] = {}
+    out: list[CanonicalNode] = []
+    root_of = {target: index for index, targets in roots.items() for target in targets}
+
+    def visit(k: int) -> int:
+        k = resolve(k)
+        if k in numbers:
+            return numbers[k]
+        op, outputs, operands, _ = by_number[k]
+        args = tuple(visit(a) for a in operands)
+        if _is_scalar_leaf(by_number[k]):
+            outputs = (("Scalar", ()),)
+        numbers[k] = len(out)
+        out.append((vocabulary.get(op, op), outputs, args, root_of.get(k)))
+        return numbers[k]
+
+    for index in sorted(roots):
+        for target in roots[index]:
+            visit(target)
+    return out
+
+
+def same_structure(text: str, dialect: str, other: str, other_dialect: str) -> bool:
+    """Whether two IR texts, each in its dialect, show the same computation (:func:`canonical`)."""
+    return canonical(text, dialect) == canonical(other, other_dialect)
+
+
+def _show(node: CanonicalNode, k: int) -> str:
+    op, outputs, operands, root = node
+    types = ", ".join(f"{d}[{','.join(map(str, s))}]" for d, s in outputs)
+    args = ", ".join(f"%{a}" for a in operands)
+    return f"%{k} = [{types}] {op}({args})" + ("" if root is None else f", ROOT={root}")
+
+
+def describe_difference(text: str, dialect: str, other: str, other_dialect: str) -> str:
+    """Both canonical forms side by side from their first differing node, for messages."""
+    mine, theirs = canonical(text, dialect), canonical(other, other_dialect)
+    first = next(
+        (k for k, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b),
+        min(len(mine), len(theirs)),
+    )
+    lines = [f"first difference at canonical node %{first} ({dialect} | {other_dialect}):"]
+    for k in range(first, max(len(mine), len(theirs))):
+        left = _show(mine[k], k) if k < len(mine) else "-"
+        right = _show(theirs[k], k) if k < len(theirs) else "-"
+        lines.append(f"  {left}  |  {right}")
+    return "\n".join(lines)
