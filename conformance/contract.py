@@ -28,8 +28,9 @@ torch only appears under ``TYPE_CHECKING``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -171,6 +172,10 @@ class LazyArea(Protocol):
     ``reset_storage(tensor)``
         Drop the functional storage's history of ``tensor`` so only its current value
         stays live (PyTorch: ``torch._C._unsafe_reset_storage``).
+    ``capabilities`` (optional)
+        Names from :data:`LAZY_CAPABILITIES`: the optional parts of this contract the
+        backend provides (see :func:`lazy_capabilities`). Members that belong only to a
+        capability the backend does not declare may be absent or ``None``.
     """
 
     device: str
@@ -220,6 +225,136 @@ class LazyArea(Protocol):
     def graph_hash(self, tensors: Sequence[Tensor]) -> str: ...
 
     def reset_storage(self, tensor: Tensor) -> None: ...
+
+
+@dataclass(frozen=True)
+class Capability:
+    """An optional part of the lazy contract: a backend may lack it and still conform.
+
+    ``members`` are the :class:`LazyArea` members that only this capability needs; a
+    backend that does not declare the capability may leave them absent or ``None``.
+    Capabilities without members are behaviours (the device RNG, a counter) that only
+    the backend can vouch for.
+    """
+
+    name: str
+    summary: str
+    members: tuple[str, ...] = ()
+
+
+#: Every capability a lazy test may need (``@pytest.mark.conformance_needs(name)``).
+#: A test needing one the backend does not declare is reported *not implemented*.
+LAZY_CAPABILITIES: dict[str, Capability] = {
+    c.name: c
+    for c in (
+        Capability(
+            "force_fallback",
+            "forcing an op to run as a CPU fallback (get_force_fallback/set_force_fallback)",
+            ("get_force_fallback", "set_force_fallback"),
+        ),
+        Capability(
+            "ir_reuse",
+            "reusing IR nodes of an earlier trace (set_reuse_ir/ir_reuse_count)",
+            ("set_reuse_ir", "ir_reuse_count"),
+        ),
+        Capability(
+            "save_graphs",
+            "an environment variable making every sync append its stack and IR to a file "
+            "(save_graphs_env)",
+            ("save_graphs_env",),
+        ),
+        Capability(
+            "extract_compiled_graph",
+            "tracing an FX module once and replaying its compiled graph (extract_compiled_graph)",
+            ("extract_compiled_graph",),
+        ),
+        Capability(
+            "cpu_rng",
+            "the device's default RNG draws CPU's numbers after torch.manual_seed "
+            "(true of PyTorch's TorchScript backend, not of torch_xla)",
+        ),
+        Capability(
+            "generator_ops_traced",
+            "a random op given a CPU torch.Generator is recorded in the graph with its seed "
+            "(part of the graph hash), not run as a CPU fallback",
+        ),
+        Capability(
+            "sin_falls_back",
+            "aten::sin has no lowering: it runs as a CPU fallback counted as aten::sin",
+        ),
+        *(
+            Capability(f"counter:{name}", f"the {name} counter ({what})")
+            for name, what in (
+                ("MarkStep", "one per mark_step"),
+                ("SyncedTensorsWithIR", "tensors with pending IR each sync executes"),
+                ("UncachedCompile", "graphs compiled"),
+                ("CachedCompile", "compile-cache hits"),
+                ("DeviceDataCacheMiss", "scalars uploaded as new device data"),
+                ("CreateLtcTensor", "lazy tensors created"),
+                ("DestroyLtcTensor", "lazy tensors destroyed"),
+                ("lazy_ops", "one lazy::<op> counter per recorded op"),
+            )
+        ),
+    )
+}
+
+
+class CapabilityError(ValueError):
+    """A capability name is unknown, or a declared capability lacks its members."""
+
+
+def check_capability_names(names: Iterable[str], where: str) -> None:
+    """Raise :class:`CapabilityError` naming every unknown capability in ``names``."""
+    unknown = sorted(set(names) - set(LAZY_CAPABILITIES))
+    if unknown:
+        raise CapabilityError(
+            f"{where}: unknown capability name(s) {', '.join(map(repr, unknown))}; known "
+            f"capabilities: {', '.join(LAZY_CAPABILITIES)}"
+        )
+
+
+def lazy_capabilities(area: object) -> frozenset[str]:
+    """The capabilities a lazy area provides.
+
+    An explicit ``capabilities`` attribute (any iterable of names) is the whole answer;
+    each name must be known and each declared capability's members present and not
+    ``None``. Without one, the area is held to the full contract: it has every
+    capability except those with a member that is absent or ``None``. Raises
+    :class:`CapabilityError` with one line naming the problem.
+    """
+    declared = getattr(area, "capabilities", None)
+    if declared is None:
+        return frozenset(
+            name
+            for name, cap in LAZY_CAPABILITIES.items()
+            if all(getattr(area, m, None) is not None for m in cap.members)
+        )
+    if isinstance(declared, str):
+        raise CapabilityError(
+            f"capabilities must be a collection of names, not the string {declared!r}; "
+            f"write {{{declared!r}}}"
+        )
+    names = frozenset(str(n) for n in declared)
+    check_capability_names(names, "capabilities")
+    lacking = [
+        f"{name} needs {m}"
+        for name in sorted(names)
+        for m in LAZY_CAPABILITIES[name].members
+        if getattr(area, m, None) is None
+    ]
+    if lacking:
+        raise CapabilityError(
+            f"capabilities declares what the area does not provide: {'; '.join(lacking)}; "
+            "provide the member or drop the capability"
+        )
+    return names
+
+
+def optional_members(area: str) -> frozenset[str]:
+    """Protocol members of ``area`` that belong to a capability (may be absent or None)."""
+    if area != "lazy":
+        return frozenset()
+    return frozenset(m for cap in LAZY_CAPABILITIES.values() for m in cap.members)
 
 
 #: Members each area namespace must provide, beyond the protocol attributes themselves.
@@ -292,7 +427,12 @@ def protocol_members(protocol: type) -> list[str]:
 
 def missing_members(obj: object, area: str) -> list[str]:
     """Members of ``area``'s protocol (and its namespaces) that ``obj`` lacks, dotted."""
-    missing = [name for name in protocol_members(AREAS[area]) if not hasattr(obj, name)]
+    optional = optional_members(area)
+    missing = [
+        name
+        for name in protocol_members(AREAS[area])
+        if not hasattr(obj, name) and name not in optional
+    ]
     for namespace, members in NAMESPACE_MEMBERS.get(area, {}).items():
         holder = getattr(obj, namespace, None)
         if holder is None:
@@ -325,6 +465,7 @@ def member_problems(obj: object, area: str) -> list[str]:
     raises is a problem too. Missing members are :func:`missing_members`' business.
     """
     protocol = AREAS[area]
+    optional = optional_members(area)
     problems: list[str] = []
     for name in protocol_members(protocol):
         try:
@@ -334,6 +475,8 @@ def member_problems(obj: object, area: str) -> list[str]:
         except Exception as exc:
             problems.append(f"{name} raised {type(exc).__name__}: {exc}")
             continue
+        if value is None and name in optional:
+            continue  # a member of a capability the backend lacks
         kind = _kind(protocol, name)
         if kind == "method" and not callable(value):
             problems.append(f"{name} must be callable, got {value!r}")

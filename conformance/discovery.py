@@ -19,7 +19,9 @@ from pathlib import Path
 from conformance.contract import (
     AREAS,
     BACKEND_MEMBERS,
+    CapabilityError,
     default_expectations,
+    lazy_capabilities,
     member_problems,
     missing_members,
 )
@@ -50,6 +52,8 @@ class LoadedBackend:
     device: str
     areas: dict[str, object] = field(default_factory=dict)
     expectations: Path | None = None
+    #: The lazy area's capabilities (see ``conformance.contract.lazy_capabilities``).
+    capabilities: frozenset[str] = frozenset()
 
     def describe(self) -> str:
         """One line for report headers: name, version, device and implemented areas."""
@@ -198,5 +202,13 @@ def load_backend(spec: str) -> LoadedBackend:
                 f"backend {loaded.name!r}: its {area!r} area ({type(area_obj).__qualname__}) "
                 f"has members of the wrong type: {'; '.join(problems)}; {DOCS_HINT}"
             )
+        if area == "lazy":
+            try:
+                loaded.capabilities = lazy_capabilities(area_obj)
+            except CapabilityError as exc:
+                raise BackendError(
+                    f"backend {loaded.name!r}: its 'lazy' area ({type(area_obj).__qualname__}) "
+                    f"{exc}; {DOCS_HINT}"
+                ) from None
         loaded.areas[area] = area_obj
     return loaded

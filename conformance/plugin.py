@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 import pytest
 
 from conformance import testids
-from conformance.contract import AREAS
+from conformance.contract import AREAS, LAZY_CAPABILITIES, CapabilityError, check_capability_names
 from conformance.discovery import BackendError, LoadedBackend, load_backend
 from conformance.manifest import Manifest, ManifestError, load_manifest, write_expectations
 from conformance.recorder import Recorder
@@ -568,7 +568,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "conformance-state")
     config.addinivalue_line(
-        "markers", "conformance_needs(capability): the test needs an optional backend capability"
+        "markers",
+        "conformance_needs(*capabilities): the test needs optional backend capabilities "
+        "(conformance.contract.LAZY_CAPABILITIES); without them it is not implemented",
     )
     if not state.targets_conformance():
         return
@@ -659,6 +661,16 @@ def _header_lines(state: ConformanceState) -> list[str]:
         f"device {backend.device} | areas: {', '.join(backend.areas) or 'none'}"
         + (f" (not implemented: {', '.join(missing)})" if missing else "")
     ]
+    if "lazy" in backend.areas:
+        from conformance.contract import LAZY_CAPABILITIES as known
+
+        lacking = [n for n in known if n not in backend.capabilities]
+        lines.append(
+            "conformance: lazy capabilities: all"
+            if not lacking
+            else f"conformance: lazy capabilities lacking (tests needing them are not "
+            f"implemented): {', '.join(lacking)}"
+        )
     manifest = state.manifest
     lines.append(
         f"conformance: expectations {manifest.path} ({len(manifest.entries)} entries)"
@@ -709,6 +721,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 pytest.mark.skip(reason=f"backend {backend.name} does not implement {area}")
             )
             continue
+        lacking = _lacking_capabilities(state, item, test_id)
+        if lacking:
+            item.user_properties.append((PROP_NOT_IMPL, True))
+            item.add_marker(pytest.mark.skip(reason=_not_implemented_reason(backend, lacking)))
+            continue
         expectation = manifest.match(test_id) if manifest is not None else None
         if expectation is not None:
             item.user_properties.append((PROP_CATEGORY, expectation.category))
@@ -717,6 +734,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     reason=f"[{expectation.category}] {expectation.reason}", strict=True
                 )
             )
+
+
+def _lacking_capabilities(state: ConformanceState, item: pytest.Item, test_id: str) -> list[str]:
+    """Capabilities ``item`` needs (``conformance_needs`` markers) the backend lacks.
+
+    An unknown capability name stops the run with a usage error naming the test.
+    """
+    needed = [str(n) for m in item.iter_markers("conformance_needs") for n in m.args]
+    if not needed:
+        return []
+    try:
+        check_capability_names(needed, f"test {test_id} (conformance_needs marker)")
+    except CapabilityError as exc:
+        state.refuse(str(exc))
+    have = state.backend.capabilities
+    return sorted({n for n in needed if n not in have})
+
+
+def _not_implemented_reason(backend: LoadedBackend, lacking: list[str]) -> str:
+    """``not implemented: <capability> (what it is)``, for each capability lacking."""
+    described = "; ".join(f"{n} ({LAZY_CAPABILITIES[n].summary})" for n in lacking)
+    return f"not implemented: {described}; backend {backend.name} does not declare " + (
+        "it" if len(lacking) == 1 else "them"
+    )
 
 
 def _default_timeout(config: pytest.Config) -> float:

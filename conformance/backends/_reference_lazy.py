@@ -20,6 +20,26 @@ class ReferenceLazyArea:
 
     device = "lazy"
     ir_dialect = "pytorch"
+    #: Every optional part of the lazy contract (conformance.contract.LAZY_CAPABILITIES).
+    capabilities = frozenset(
+        {
+            "force_fallback",
+            "ir_reuse",
+            "save_graphs",
+            "extract_compiled_graph",
+            "cpu_rng",
+            "generator_ops_traced",
+            "sin_falls_back",
+            "counter:MarkStep",
+            "counter:SyncedTensorsWithIR",
+            "counter:UncachedCompile",
+            "counter:CachedCompile",
+            "counter:DeviceDataCacheMiss",
+            "counter:CreateLtcTensor",
+            "counter:DestroyLtcTensor",
+            "counter:lazy_ops",
+        }
+    )
 
     @property
     def native_ops(self) -> frozenset[str]:

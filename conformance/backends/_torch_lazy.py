@@ -26,6 +26,26 @@ class TorchLazyArea:
     device = "lazy"
     ir_dialect = "pytorch"
     save_graphs_env = "LTC_SAVE_TENSORS_FILE"
+    #: Every optional part of the lazy contract (conformance.contract.LAZY_CAPABILITIES).
+    capabilities = frozenset(
+        {
+            "force_fallback",
+            "ir_reuse",
+            "save_graphs",
+            "extract_compiled_graph",
+            "cpu_rng",
+            "generator_ops_traced",
+            "sin_falls_back",
+            "counter:MarkStep",
+            "counter:SyncedTensorsWithIR",
+            "counter:UncachedCompile",
+            "counter:CachedCompile",
+            "counter:DeviceDataCacheMiss",
+            "counter:CreateLtcTensor",
+            "counter:DestroyLtcTensor",
+            "counter:lazy_ops",
+        }
+    )
     _initialized = False
 
     def init(self) -> None:

@@ -1,7 +1,14 @@
 """Fixtures of the lazy area.
 
 Every test gets a clean slate: pending IR of earlier tests is executed, counters are
-reset and force fallback is cleared, so counter assertions only see the test's own work.
+reset and force fallback is cleared (on backends that have it), so counter assertions
+only see the test's own work.
+
+Tests that need an optional part of the contract say so with
+``@pytest.mark.conformance_needs("<capability>")`` (names:
+``conformance.contract.LAZY_CAPABILITIES``); the plugin reports them *not implemented*
+on a backend that does not declare it, before any fixture runs. Fixtures here call only
+mandatory members, or optional ones the backend declares.
 """
 
 from __future__ import annotations
@@ -30,26 +37,12 @@ def _lazy_session(conformance_backend: LoadedBackend) -> LazyArea:
 
 
 @pytest.fixture
-def lazy_area(_lazy_session: LazyArea) -> Iterator[LazyArea]:
+def lazy_area(_lazy_session: LazyArea, conformance_backend: LoadedBackend) -> Iterator[LazyArea]:
     """The backend's lazy area (see conformance.contract.LazyArea), initialized and reset."""
     area = _lazy_session
     area.mark_step()
     area.reset_metrics()
     yield area
-    area.set_force_fallback("")
+    if "force_fallback" in conformance_backend.capabilities:
+        area.set_force_fallback("")
     area.mark_step()
-
-
-@pytest.fixture
-def device_rng_matches_cpu(lazy_area: LazyArea) -> LazyArea:
-    """The lazy area, for tests that expect the device's *default* RNG to draw CPU's numbers.
-
-    ``torch.manual_seed(s)`` followed by ``torch.rand(..., device=lazy)`` (or ``nn.init``
-    under ``with torch.device(lazy)``) gives CPU's numbers on PyTorch's TorchScript lazy
-    backend, which runs random ops through CPU kernels, but not on torch_xla, whose
-    device RNG is its own. This is a capability, not PyTorch's contract for a device, so
-    every test relying on it takes this fixture instead of ``lazy_area``: it is the one
-    place where a backend's declaration of the capability will gate them. (Draws from an
-    explicit CPU ``torch.Generator`` are contract: both backends give CPU's numbers.)
-    """
-    return lazy_area

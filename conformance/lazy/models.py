@@ -167,9 +167,13 @@ def _step(
     trace: Trace,
 ) -> None:
     """mark_step, recording the step's IR before and the compile count after."""
+    from typing import cast
+
     from conformance.contract import LazyArea
 
-    assert isinstance(lazy, LazyArea)
+    # Not isinstance(lazy, LazyArea): a runtime protocol check rejects an area whose
+    # optional members are None (a capability it lacks).
+    lazy = cast(LazyArea, lazy)
     state = [t for s in optimizer.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
     pending = [loss, *model.parameters(), *model.buffers(), *state]
     pending += [p.grad for p in model.parameters() if p.grad is not None]

@@ -6,6 +6,7 @@ pair differing in exactly one thing, in ``test_graph_hash.py``.
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from conformance.contract import LazyArea
@@ -18,6 +19,7 @@ def step(lazy_area: LazyArea, seed: int) -> torch.Tensor:
     return y
 
 
+@pytest.mark.conformance_needs("counter:UncachedCompile", "counter:CachedCompile")
 def test_identical_step_hits_cache(lazy_area: LazyArea) -> None:
     """Repeating a step on new data compiles nothing new and counts CachedCompile."""
     step(lazy_area, 0)
@@ -31,6 +33,7 @@ def test_identical_step_hits_cache(lazy_area: LazyArea) -> None:
     torch.testing.assert_close(y.cpu(), (x * 2 + 1).sum())
 
 
+@pytest.mark.conformance_needs("counter:UncachedCompile")
 def test_new_graph_compiles(lazy_area: LazyArea) -> None:
     """A step with a structurally new graph counts an UncachedCompile."""
     step(lazy_area, 0)
@@ -49,6 +52,7 @@ def test_cached_program_uses_new_data(lazy_area: LazyArea) -> None:
         torch.testing.assert_close(y.cpu(), (x * 2 + 1).sum())
 
 
+@pytest.mark.conformance_needs("counter:UncachedCompile", "counter:CachedCompile")
 def test_training_loop_stops_compiling_after_warmup(lazy_area: LazyArea) -> None:
     """After two warm-up steps, further steps of a training loop only hit the cache."""
     torch.manual_seed(0)

@@ -71,6 +71,7 @@ def test_to_cpu_handles_pytrees(lazy_area: LazyArea) -> None:
     torch.testing.assert_close(out["rest"][0], b + 1)
 
 
+@pytest.mark.conformance_needs("counter:SyncedTensorsWithIR")
 def test_sync_multi_executes_only_the_given_tensors(lazy_area: LazyArea) -> None:
     """sync_multi turns the given tensors' IR into device data; their values are right."""
     x = torch.arange(4.0).to(lazy_area.device)
@@ -162,6 +163,7 @@ def test_cpu_result_of_a_view_is_contiguous(lazy_area: LazyArea) -> None:
     torch.testing.assert_close(out, cpu.t())
 
 
+@pytest.mark.conformance_needs("counter:SyncedTensorsWithIR")
 def test_sync_multi_leaves_other_tensors_pending(lazy_area: LazyArea) -> None:
     """sync_multi does not execute tensors it was not given."""
     x = torch.rand(3).to(lazy_area.device)

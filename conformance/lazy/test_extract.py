@@ -19,6 +19,8 @@ from conformance.contract import LazyArea
 from conformance.discovery import LoadedBackend
 from conformance.lazy.isolated import run_isolated
 
+pytestmark = pytest.mark.conformance_needs("extract_compiled_graph")
+
 
 class Subtract(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -111,6 +113,7 @@ def test_replay_matches_eager_on_fresh_inputs(lazy_area: LazyArea, name: str) ->
             torch.testing.assert_close(a, e, msg=prefixed(where))
 
 
+@pytest.mark.conformance_needs("counter:UncachedCompile")
 def test_replay_does_not_trace_again(lazy_area: LazyArea) -> None:
     """Calling the extracted graph records no lazy ops: it reruns the compiled graph."""
     module = Subtract()
@@ -138,6 +141,7 @@ def test_repeated_result_is_one_tensor_per_position(lazy_area: LazyArea) -> None
     torch.testing.assert_close(out[1], out[3])
 
 
+@pytest.mark.conformance_needs("force_fallback")
 def test_forced_fallback_makes_extraction_fail(conformance_backend: LoadedBackend) -> None:
     """With aten::sub forced to CPU, extraction raises an error naming the fallback op.
 

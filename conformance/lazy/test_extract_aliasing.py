@@ -22,6 +22,8 @@ from torch import fx, nn
 
 from conformance.contract import LazyArea
 
+pytestmark = pytest.mark.conformance_needs("extract_compiled_graph")
+
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor | tuple[torch.Tensor, ...]]
 
 

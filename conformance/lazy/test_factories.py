@@ -43,6 +43,7 @@ def test_factory_with_device_argument(lazy_area: LazyArea) -> None:
     torch.testing.assert_close((t * t).cpu(), torch.full((3,), 4.0))
 
 
+@pytest.mark.conformance_needs("cpu_rng")
 def test_module_created_under_device_context(lazy_area: LazyArea) -> None:
     """nn.Linear built under the lazy device context has lazy parameters and CPU's values."""
     torch.manual_seed(7)
@@ -58,6 +59,7 @@ def test_module_created_under_device_context(lazy_area: LazyArea) -> None:
     torch.testing.assert_close(lazy(x.to(lazy_area.device)).cpu(), cpu(x).detach())
 
 
+@pytest.mark.conformance_needs("cpu_rng")
 def test_rand_follows_the_cpu_generator(lazy_area: LazyArea) -> None:
     """torch.rand on the lazy device, seeded the same, equals torch.rand on CPU."""
     torch.manual_seed(11)

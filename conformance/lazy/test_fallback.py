@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from conformance.contract import LazyArea
@@ -12,6 +13,7 @@ from conformance.lazy.dialects import ops
 FORCED = "aten::add"
 
 
+@pytest.mark.conformance_needs("sin_falls_back", "counter:lazy_ops")
 def test_unlowered_op_falls_back_and_counts(lazy_area: LazyArea) -> None:
     """sin has no lowering: it runs on CPU, counts aten::sin, and gives CPU's values."""
     x = torch.rand(5)
@@ -21,6 +23,7 @@ def test_unlowered_op_falls_back_and_counts(lazy_area: LazyArea) -> None:
     torch.testing.assert_close(y.cpu(), torch.sin(x))
 
 
+@pytest.mark.conformance_needs("sin_falls_back")
 def test_fallback_result_is_device_data(lazy_area: LazyArea) -> None:
     """A fallback's result enters the IR as device data, not as the op."""
     y = torch.sin(torch.rand(3).to(lazy_area.device))
@@ -29,6 +32,7 @@ def test_fallback_result_is_device_data(lazy_area: LazyArea) -> None:
     assert "device_data" in found
 
 
+@pytest.mark.conformance_needs("force_fallback", "counter:lazy_ops")
 def test_force_fallback_runs_op_on_cpu(lazy_area: LazyArea) -> None:
     """With aten::add forced, add counts under aten::add.Tensor and not lazy::add."""
     a, b = torch.rand(3), torch.rand(3)
@@ -40,6 +44,7 @@ def test_force_fallback_runs_op_on_cpu(lazy_area: LazyArea) -> None:
     torch.testing.assert_close(out.cpu(), a + b)
 
 
+@pytest.mark.conformance_needs("force_fallback", "counter:lazy_ops")
 def test_clearing_force_fallback_lowers_again(lazy_area: LazyArea) -> None:
     """After set_force_fallback(""), add is recorded as lazy::add again."""
     lazy_area.set_force_fallback(FORCED)
@@ -60,6 +65,7 @@ def test_item_falls_back_to_local_scalar_dense(lazy_area: LazyArea) -> None:
     assert lazy_area.counter_value("aten::_local_scalar_dense") == 1
 
 
+@pytest.mark.conformance_needs("force_fallback", "counter:lazy_ops")
 def test_switching_forced_op_takes_effect(lazy_area: LazyArea) -> None:
     """Forcing another op replaces the first: mul falls back, add is lowered again."""
     lazy_area.set_force_fallback(FORCED)  # first, so PyTorch pins the same op in every run
@@ -74,6 +80,7 @@ def test_switching_forced_op_takes_effect(lazy_area: LazyArea) -> None:
     torch.testing.assert_close(total.cpu(), x + x)
 
 
+@pytest.mark.conformance_needs("sin_falls_back", "counter:lazy_ops")
 def test_fallback_copies_inputs_and_outputs(lazy_area: LazyArea) -> None:
     """A fallback moves its lazy input to CPU and its result back: two lazy::_to_copy."""
     x = torch.rand(3).to(lazy_area.device)

@@ -25,6 +25,7 @@ def run_model(device: str) -> torch.Tensor:
         return model(torch.ones(4))
 
 
+@pytest.mark.conformance_needs("counter:SyncedTensorsWithIR", "cpu_rng")
 @pytest.mark.parametrize(("reset_storage", "synced"), [(False, 2), (True, 1)])
 def test_lazy_init_with_view(lazy_area: LazyArea, reset_storage: bool, synced: int) -> None:
     """Lazy init syncs the weight, plus its storage history unless reset; values match CPU."""

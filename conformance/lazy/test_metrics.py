@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from conformance.contract import LazyArea
 from conformance.lazy.dialects import normalize
 
 
+@pytest.mark.conformance_needs("counter:MarkStep")
 def test_unknown_and_zero_counters_are_none(lazy_area: LazyArea) -> None:
     """counter_value is None for an unknown name and for a counter reset to zero."""
     assert lazy_area.counter_value("NoSuchCounter") is None
@@ -17,6 +19,7 @@ def test_unknown_and_zero_counters_are_none(lazy_area: LazyArea) -> None:
     assert lazy_area.counter_value("MarkStep") is None
 
 
+@pytest.mark.conformance_needs("counter:MarkStep")
 def test_counter_names_hide_zero_counters(lazy_area: LazyArea) -> None:
     """After reset no counter is listed; a step lists MarkStep."""
     lazy_area.reset_metrics()
@@ -25,6 +28,7 @@ def test_counter_names_hide_zero_counters(lazy_area: LazyArea) -> None:
     assert "MarkStep" in lazy_area.counter_names()
 
 
+@pytest.mark.conformance_needs("counter:MarkStep")
 def test_mark_step_counts_each_step(lazy_area: LazyArea) -> None:
     """MarkStep increments once per step."""
     for _ in range(3):
@@ -32,6 +36,7 @@ def test_mark_step_counts_each_step(lazy_area: LazyArea) -> None:
     assert lazy_area.counter_value("MarkStep") == 3
 
 
+@pytest.mark.conformance_needs("counter:lazy_ops")
 def test_recorded_ops_count_under_lazy_names(lazy_area: LazyArea) -> None:
     """Each recorded op counts under lazy::<op>."""
     x = torch.rand(3).to(lazy_area.device)
@@ -42,6 +47,7 @@ def test_recorded_ops_count_under_lazy_names(lazy_area: LazyArea) -> None:
     assert lazy_area.counter_value("lazy::add") == 1
 
 
+@pytest.mark.conformance_needs("counter:SyncedTensorsWithIR")
 def test_synced_tensors_with_ir_counts_pending_tensors(lazy_area: LazyArea) -> None:
     """A step syncs every live tensor with pending IR, and only those."""
     x = torch.rand(3).to(lazy_area.device)
@@ -57,6 +63,7 @@ def test_synced_tensors_with_ir_counts_pending_tensors(lazy_area: LazyArea) -> N
     torch.testing.assert_close(b.cpu(), a.cpu() + 1)
 
 
+@pytest.mark.conformance_needs("counter:CreateLtcTensor", "counter:DestroyLtcTensor")
 def test_tensor_creation_and_destruction_count(lazy_area: LazyArea) -> None:
     """Creating lazy tensors counts CreateLtcTensor; freeing them counts DestroyLtcTensor."""
     x = torch.rand(3).to(lazy_area.device)
@@ -69,6 +76,7 @@ def test_tensor_creation_and_destruction_count(lazy_area: LazyArea) -> None:
     assert (lazy_area.counter_value("DestroyLtcTensor") or 0) > destroyed
 
 
+@pytest.mark.conformance_needs("counter:DeviceDataCacheMiss")
 def test_scalar_upload_counts_cache_miss(lazy_area: LazyArea) -> None:
     """A scalar never used before is uploaded once: DeviceDataCacheMiss counts it."""
     x = torch.rand(3).to(lazy_area.device)
@@ -142,6 +150,7 @@ def test_tensor_id_survives_mark_step(lazy_area: LazyArea) -> None:
     assert lazy_area.get_tensor_id(x) == before
 
 
+@pytest.mark.conformance_needs("counter:MarkStep")
 def test_empty_step_only_counts_mark_step(lazy_area: LazyArea) -> None:
     """A step with nothing pending counts MarkStep and compiles, syncs and creates nothing."""
     lazy_area.mark_step()
@@ -150,6 +159,7 @@ def test_empty_step_only_counts_mark_step(lazy_area: LazyArea) -> None:
     assert lazy_area.counter_names() == ["MarkStep"]
 
 
+@pytest.mark.conformance_needs("counter:DeviceDataCacheMiss")
 def test_reused_scalar_is_uploaded_once(lazy_area: LazyArea) -> None:
     """Using the same Python scalar twice uploads it once (one DeviceDataCacheMiss)."""
     x = torch.rand(3).to(lazy_area.device)

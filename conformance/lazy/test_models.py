@@ -86,6 +86,7 @@ def _ir_diff(before: str, after: str, limit: int = 60) -> str:
     return "\n".join(lines) if lines else "(the recorded IR texts are identical)"
 
 
+@pytest.mark.conformance_needs("counter:UncachedCompile")
 @pytest.mark.parametrize(("model", "optimizer", "dtype"), CASES)
 def test_steady_state_compiles_nothing(
     lazy_area: LazyArea, model: str, optimizer: str, dtype: torch.dtype

@@ -9,6 +9,8 @@ import torch
 
 from conformance.contract import LazyArea
 
+pytestmark = pytest.mark.conformance_needs("ir_reuse")
+
 # The only op the lazy suite ever forces (PyTorch keeps the first forced op per process).
 FORCED = "aten::add"
 
@@ -90,6 +92,7 @@ def test_reuse_keeps_values_right_after_inputs_change(reuse_on: LazyArea) -> Non
         area.mark_step()
 
 
+@pytest.mark.conformance_needs("force_fallback")
 def test_reuse_with_forced_fallback_in_the_middle(reuse_on: LazyArea) -> None:
     """A forced fallback inside the program leaves results right, retrace after retrace."""
     area = reuse_on

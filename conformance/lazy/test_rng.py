@@ -70,6 +70,9 @@ def _seeded_step(lazy_area: LazyArea, seed: int) -> torch.Tensor:
     return out
 
 
+@pytest.mark.conformance_needs(
+    "counter:UncachedCompile", "counter:CachedCompile", "generator_ops_traced"
+)
 def test_seed_is_part_of_graph_hash(lazy_area: LazyArea) -> None:
     """Seeds 1, 2, 1 compile twice, then hit the cache for the repeated seed."""
     for seed in (1, 2, 1):

@@ -14,9 +14,9 @@ Which random facts hold for every lazy device:
 - The device's *default* RNG (``torch.rand(..., device=lazy)`` after
   ``torch.manual_seed``) is the device's own. It equals CPU's on the TorchScript
   backend, which executes through CPU kernels, and not on torch_xla (a device seed of
-  its own). Every backend must draw new numbers each step; only tests taking the
-  ``device_rng_matches_cpu`` fixture (a capability, see ``conftest.py``) compare them
-  with CPU's.
+  its own). Every backend must draw new numbers each step; only tests marked
+  ``conformance_needs("cpu_rng")`` (a capability the backend declares, see
+  ``conformance.contract.LAZY_CAPABILITIES``) compare them with CPU's.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def test_one_generator_across_cached_steps_matches_cpu(lazy_area: LazyArea, name
     torch.testing.assert_close(got_next, want_next, msg=lambda m: f"generator after: {m}")
 
 
+@pytest.mark.conformance_needs("counter:UncachedCompile")
 def test_steps_with_one_generator_compile_once(lazy_area: LazyArea) -> None:
     """Identical steps drawing from one advancing generator hit the compile cache.
 
@@ -139,9 +140,10 @@ def test_default_rng_steps_draw_new_numbers(lazy_area: LazyArea) -> None:
     assert bool(((uniform >= 0) & (uniform < 1)).all()), "torch.rand drew outside [0, 1)"
 
 
-def test_default_rng_steps_match_cpu(device_rng_matches_cpu: LazyArea) -> None:
+@pytest.mark.conformance_needs("cpu_rng")
+def test_default_rng_steps_match_cpu(lazy_area: LazyArea) -> None:
     """After ``torch.manual_seed``, identical steps on the device draw CPU's sequence."""
-    got = _default_rng_steps(device_rng_matches_cpu.device, device_rng_matches_cpu)
+    got = _default_rng_steps(lazy_area.device, lazy_area)
     want = _default_rng_steps("cpu", None)
     for step, (a, e) in enumerate(zip(got, want, strict=True)):
         torch.testing.assert_close(a, e, msg=lambda m, step=step: f"step {step + 1}: {m}")

@@ -1,7 +1,9 @@
 """The save-graphs hook: every sync appends its Python stack and IR to a file.
 
 The program runs once, in a fresh process started with the backend's variable set
-(``save_graphs_env``; PyTorch reads ``LTC_SAVE_TENSORS_FILE`` at start-up).
+(``save_graphs_env``; PyTorch reads ``LTC_SAVE_TENSORS_FILE`` at start-up). The records
+may land in the named file or in ``<file>.0`` (torch_xla appends the device ordinal).
+Backends without the hook lack capability ``save_graphs``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import pytest
 from conformance.contract import LazyArea
 from conformance.discovery import LoadedBackend
 from conformance.lazy.isolated import run_isolated
+
+pytestmark = pytest.mark.conformance_needs("save_graphs")
 
 PROGRAM = """
 def innermost_step(x):
@@ -68,9 +72,14 @@ def _parse(text: str) -> list[Record]:
 def saved(conformance_backend: LoadedBackend, tmp_path_factory: pytest.TempPathFactory) -> Saved:
     area: LazyArea = conformance_backend.areas["lazy"]  # type: ignore[assignment]
     path = tmp_path_factory.mktemp("save_graphs") / "graphs.txt"
-    path.write_text(BEFORE)
+    # torch_xla appends the device ordinal and writes <file>.0: either file may get the
+    # records, and both start with text the hook must append to, not overwrite.
+    candidates = [path, path.with_name(path.name + ".0")]
+    for candidate in candidates:
+        candidate.write_text(BEFORE)
     result = run_isolated(conformance_backend.spec, PROGRAM, env={area.save_graphs_env: str(path)})
-    text = path.read_text()
+    texts = [c.read_text() for c in candidates]
+    text = next((t for t in texts if t != BEFORE), texts[0])
     return Saved(result, text, _parse(text))
 
 
