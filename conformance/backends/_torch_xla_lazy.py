@@ -56,6 +56,27 @@ class TorchXlaLazyArea:
     save_graphs_env = "XLA_SAVE_TENSORS_FILE"
     #: torch_xla writes the save-graphs file as ``<file>.<device ordinal>``.
     save_graphs_suffix = ".0"
+    #: What torch_xla provides of the optional contract (conformance.contract.LAZY_CAPABILITIES).
+    #: Lacking: force_fallback (no switch forces an op onto the CPU), ir_reuse (no reuse of
+    #: IR nodes across traces), cpu_rng (its device RNG is its own), sin_falls_back (it
+    #: lowers sin), counter:SyncedTensorsWithIR (not counted).
+    capabilities = frozenset(
+        {
+            "save_graphs",
+            "extract_compiled_graph",
+            "counter:MarkStep",
+            "counter:UncachedCompile",
+            "counter:CachedCompile",
+            "counter:DeviceDataCacheMiss",
+            "counter:CreateLtcTensor",
+            "counter:DestroyLtcTensor",
+            "counter:lazy_ops",
+        }
+    )
+    get_force_fallback = None
+    set_force_fallback = None
+    set_reuse_ir = None
+    ir_reuse_count = None
     _initialized = False
 
     def init(self) -> None:
@@ -178,23 +199,6 @@ class TorchXlaLazyArea:
         import torch_xla.debug.metrics as met
 
         return str(met.metrics_report())
-
-    def get_force_fallback(self) -> str:
-        # torch_xla has no switch to force an op onto the CPU (see the manifest).
-        return ""
-
-    def set_force_fallback(self, op: str) -> None:
-        if op:
-            raise NotImplementedError(
-                f"torch_xla cannot force {op} to fall back to CPU: it has no force-fallback switch"
-            )
-
-    def set_reuse_ir(self, enabled: bool) -> None:
-        if enabled:
-            raise NotImplementedError("torch_xla does not reuse IR nodes across traces")
-
-    def ir_reuse_count(self, op: str) -> int:
-        raise NotImplementedError("torch_xla does not reuse IR nodes across traces")
 
     def ir_text(self, tensors: Sequence[torch.Tensor]) -> str:
         import torch_xla

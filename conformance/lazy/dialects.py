@@ -152,41 +152,53 @@ def ops(text: str, dialect: str) -> list[str]:
 
 
 #: Per dialect: op name (namespace-free) -> the canonical op name shared by all dialects.
-#: Only ops that the two dialects spell differently for the same computation.
+#: Only ops that two dialects spell differently for the same computation.
 VOCABULARY: dict[str, dict[str, str]] = {
     "pytorch": {
+        # PyTorch's lazy backend records functionalization's *_copy ops.
         "view_copy": "view",
         "_unsafe_view": "view",
-        "reshape": "view",
+        "squeeze_copy": "view",
+        "unsqueeze_copy": "view",
         "t_copy": "permute",
         "transpose_copy": "permute",
         "permute_copy": "permute",
-        "_to_copy": "cast",
-        "slice_copy": "generic_slice",
-        "slice_scatter": "update_slice",
-        "select_copy": "select",
-        "select_scatter": "unselect",
         "expand_copy": "expand",
-        "squeeze_copy": "view",
-        "unsqueeze_copy": "view",
+        "_to_copy": "cast",
+        "slice_copy": "slice",
+        "select_copy": "select",
         "diagonal_copy": "diagonal",
-        "clamp_min": "clamp",
-        "clamp_max": "clamp",
+        "_log_softmax": "log_softmax",
+        "_softmax": "softmax",
     },
     "torch_xla": {
+        # torch_xla's node names: a strided slice is xla::select, its scatter unselect
+        # (PyTorch's slice_copy/slice_scatter); select_copy becomes generic_slice + view.
+        "select": "slice",
+        "unselect": "slice_scatter",
         "unsqueeze": "view",
         "squeeze": "view",
-        "clamp_min": "clamp",
-        "clamp_max": "clamp",
+        "matmul": "bmm",
     },
+}
+
+#: Per dialect: op -> positions of its operands in the canonical (PyTorch/ATen) order, for
+#: nodes whose dialect orders operands differently. torch_xla's addmm node takes
+#: (mat1, mat2, bias); ATen's addmm (and PyTorch's lazy IR) takes (bias, mat1, mat2).
+OPERAND_ORDER: dict[str, dict[str, tuple[int, ...]]] = {
+    "torch_xla": {"addmm": (2, 0, 1)},
 }
 
 #: Per dialect: ops that only forward their first operand (the other dialect records no
 #: node for them); the canonical form skips them.
 PASS_THROUGH: dict[str, frozenset[str]] = {
-    "pytorch": frozenset({"detach_copy", "lift_fresh_copy", "alias_copy"}),
-    "torch_xla": frozenset(),
+    "pytorch": frozenset({"detach_copy", "lift_fresh_copy", "alias_copy", "clone"}),
+    "torch_xla": frozenset({"clone"}),
 }
+
+#: Shape or dtype changes that are no-ops when the output equals the input (one dialect
+#: records ``expand`` of a 0-dim tensor to 0-dim, the other nothing).
+_IDENTITY_WHEN_UNCHANGED = frozenset({"view", "expand", "cast"})
 
 #: A canonical node: (op, outputs, canonical operand numbers, root index or None).
 CanonicalNode = NormalNode
@@ -197,41 +209,107 @@ def _is_scalar_leaf(node: NormalNode) -> bool:
     return op == "device_data" and not operands and len(outputs) == 1 and outputs[0][1] == ()
 
 
+def _drops_one_unit_dim(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    """Whether ``small`` is ``big`` without one of its size-1 dimensions."""
+    return len(big) == len(small) + 1 and any(
+        big[k] == 1 and big[:k] + big[k + 1 :] == small for k in range(len(big))
+    )
+
+
+def _rewrite_torch_xla(graph: dict[int, NormalNode]) -> None:
+    """torch_xla's two-node spellings of ``select`` and ``select_scatter``, as one node.
+
+    ``view(generic_slice(x))`` that drops the sliced size-1 dimension is PyTorch's
+    ``select_copy(x)``; ``update_slice(base, view(src))`` that adds it back is
+    ``select_scatter(base, src)``.
+    """
+    for k, (op, outputs, operands, root) in list(graph.items()):
+        if op == "view" and len(operands) == 1 and len(outputs) == 1:
+            inner = graph[operands[0]]
+            if inner[0] == "generic_slice" and _drops_one_unit_dim(outputs[0][1], inner[1][0][1]):
+                graph[k] = ("select", outputs, inner[2], root)
+        elif op == "update_slice" and len(operands) >= 2:
+            src = graph[operands[1]]
+            if (
+                src[0] == "view"
+                and len(src[2]) == 1
+                and _drops_one_unit_dim(graph[src[2][0]][1][0][1], src[1][0][1])
+            ):
+                graph[k] = ("select_scatter", outputs, (operands[0], src[2][0]), root)
+
+
+_REWRITES: dict[str, Callable[[dict[int, NormalNode]], None]] = {
+    "torch_xla": _rewrite_torch_xla,
+}
+
+
 def canonical(text: str, dialect: str) -> list[CanonicalNode]:
-    """The dialect-independent form of ``text`` (see the module docstring)."""
-    nodes = normalize(text, dialect)
+    """The dialect-independent form of ``text`` (see the module docstring).
+
+    Rules, in order: reorder operands (:data:`OPERAND_ORDER`) and rename ops through
+    :data:`VOCABULARY`; merge the dialect's
+    multi-node spellings (:data:`_REWRITES`); skip :data:`PASS_THROUGH` nodes and
+    ``view``/``expand``/``cast`` nodes that change nothing; splice PyTorch's
+    ``tensor_list`` operands into their consumer; treat 0-dim leaves (Python scalars,
+    uploaded or constant) as attributes, not operands, since dialects differ in which
+    scalars they make graph inputs; renumber by a walk from the roots in ROOT order.
+    """
     vocabulary = VOCABULARY.get(dialect, {})
+    order = OPERAND_ORDER.get(dialect, {})
+    graph: dict[int, NormalNode] = {}
+    for k, (op, outputs, operands, root) in enumerate(normalize(text, dialect)):
+        positions = order.get(op)
+        if positions is not None and len(positions) == len(operands):
+            operands = tuple(operands[p] for p in positions)
+        graph[k] = (vocabulary.get(op, op), outputs, operands, root)
+    rewrite = _REWRITES.get(dialect)
+    if rewrite is not None:
+        rewrite(graph)
     through = PASS_THROUGH.get(dialect, frozenset())
-    by_number = dict(enumerate(nodes))
+
+    def skipped(node: NormalNode) -> bool:
+        op, outputs, operands, _ = node
+        if not operands:
+            return False
+        if op in through:
+            return True
+        return op in _IDENTITY_WHEN_UNCHANGED and outputs == graph[operands[0]][1]
 
     def resolve(k: int) -> int:
-        while by_number[k][0] in through and by_number[k][2]:
-            k = by_number[k][2][0]
+        while skipped(graph[k]):
+            k = graph[k][2][0]
         return k
 
-    roots: dict[int, list[int]] = {}
-    for k, node in by_number.items():
+    def tensor_operands(operands: tuple[int, ...]) -> list[int]:
+        found: list[int] = []
+        for a in operands:
+            a = resolve(a)
+            if graph[a][0] == "tensor_list":
+                found.extend(tensor_operands(graph[a][2]))
+            elif not _is_scalar_leaf(graph[a]):
+                found.append(a)
+        return found
+
+    root_of: dict[int, int] = {}
+    for k, node in graph.items():
         if node[3] is not None:
-            roots.setdefault(node[3], []).append(resolve(k))
+            root_of.setdefault(resolve(k), node[3])
     numbers: dict[int, int] = {}
     out: list[CanonicalNode] = []
-    root_of = {target: index for index, targets in roots.items() for target in targets}
 
     def visit(k: int) -> int:
-        k = resolve(k)
         if k in numbers:
             return numbers[k]
-        op, outputs, operands, _ = by_number[k]
-        args = tuple(visit(a) for a in operands)
-        if _is_scalar_leaf(by_number[k]):
+        op, outputs, operands, _ = graph[k]
+        args = tuple(visit(a) for a in tensor_operands(operands))
+        if _is_scalar_leaf(graph[k]):
             outputs = (("Scalar", ()),)
         numbers[k] = len(out)
-        out.append((vocabulary.get(op, op), outputs, args, root_of.get(k)))
+        out.append((op, outputs, args, root_of.get(k)))
         return numbers[k]
 
-    for index in sorted(roots):
-        for target in roots[index]:
-            visit(target)
+    for k in sorted(root_of, key=lambda k: root_of[k]):
+        visit(k)
     return out
 
 
