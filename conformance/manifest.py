@@ -7,6 +7,8 @@ Format (the whole grammar)::
     test = "fx/test_compile.py::test_fullgraph_compile"   # test-id pattern, required
     reason = "pytorch/pytorch#154282: dynamo skips _lazy_forward"  # required, non-empty
     category = "failing"          # "failing" (a bug) or "unsupported" (by design)
+    torch = "<2.10"               # optional: PEP 440 specifiers of the torch versions it is about
+    backend = ">=2.9"             # optional: the same for the backend's own version
 
 Test ids are *canonical*: the test file's path relative to the ``conformance`` package,
 then ``::`` and the test name with its parameters, e.g.
@@ -31,6 +33,12 @@ The first ``[[op]]`` entry matching an op and dtype that sets a key decides that
 Matching tests become strict expected failures carrying the reason: a listed test that
 passes fails the run, so manifests cannot go stale silently. Entries that match no
 collected test (of an area that was collected) are reported with a warning naming them.
+
+An ``[[expect]]`` entry with ``torch`` or ``backend`` applies only when the installed
+torch (``importlib.metadata``) or the backend's ``version`` satisfies those specifier
+sets (``packaging.specifiers``; pre-releases and local versions such as ``2.9.0+cpu``
+count as the release). Out-of-scope entries neither apply nor count as stale, and
+``--write-expectations`` keeps them as they are.
 """
 
 from __future__ import annotations
@@ -43,7 +51,9 @@ from pathlib import Path
 from typing import Any
 
 CATEGORIES = ("failing", "unsupported")
-ENTRY_KEYS = {"test", "reason", "category"}
+ENTRY_KEYS = {"test", "reason", "category", "torch", "backend"}
+#: Version-scope keys of an [[expect]] entry -> what they are matched against.
+SCOPE_KEYS = {"torch": "the installed torch", "backend": "the backend's version"}
 OP_KEYS = {"op", "dtypes", "atol", "rtol", "native", "reason"}
 _HEADER = re.compile(r"^\s*\[\[\s*(expect|op)\s*\]\]")
 
@@ -61,9 +71,35 @@ class Expectation:
     category: str
     line: int
     regex: re.Pattern[str] = field(compare=False, repr=False)
+    #: Version scope: key of :data:`SCOPE_KEYS` -> PEP 440 specifier set (text).
+    scope: tuple[tuple[str, str], ...] = ()
 
     def matches(self, test_id: str) -> bool:
         return self.regex.fullmatch(test_id) is not None
+
+    def applies(self, versions: dict[str, str | None]) -> bool:
+        """Whether every scope key's specifier set contains ``versions[key]``.
+
+        A scoped key whose version is unknown (``None``) does not apply.
+        """
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import InvalidVersion, Version
+
+        for key, spec in self.scope:
+            version = versions.get(key)
+            if version is None:
+                return False
+            try:
+                parsed = Version(version)
+            except InvalidVersion:
+                raise ManifestError(
+                    f"line {self.line}: entry {self.test!r} is scoped by {key} = {spec!r}, but "
+                    f"{SCOPE_KEYS[key]} has version {version!r}, which is not a PEP 440 "
+                    "version; drop the scope or fix the version"
+                ) from None
+            if not SpecifierSet(spec).contains(Version(parsed.base_version), prereleases=True):
+                return False
+        return True
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
@@ -96,6 +132,25 @@ class Manifest:
     path: Path | None
     entries: list[Expectation] = field(default_factory=list)
     ops: list[OpRule] = field(default_factory=list)
+    #: Entries whose version scope excludes this run (see :meth:`scoped`).
+    out_of_scope: list[Expectation] = field(default_factory=list)
+
+    def scoped(self, versions: dict[str, str | None]) -> Manifest:
+        """This manifest with only the entries that apply to ``versions`` in ``entries``.
+
+        ``versions`` maps :data:`SCOPE_KEYS` to the run's versions; the others move to
+        ``out_of_scope``. Raises :class:`ManifestError` for an undecidable scope.
+        """
+        label = str(self.path) if self.path is not None else "<manifest>"
+        inside: list[Expectation] = []
+        outside = list(self.out_of_scope)
+        for entry in self.entries:
+            try:
+                applies = entry.applies(versions)
+            except ManifestError as exc:
+                raise ManifestError(f"{label}:{exc}") from None
+            (inside if applies else outside).append(entry)
+        return Manifest(self.path, inside, list(self.ops), outside)
 
     def tolerance(self, op: str, dtype: str) -> tuple[float, float] | None:
         """(atol, rtol) of the first ``[[op]]`` entry for ``op``/``dtype`` that sets them."""
@@ -237,7 +292,26 @@ def _parse_entry(entry: object, where: str, line: int) -> Expectation:
         category=category,
         line=line,
         regex=compile_pattern(entry["test"]),
+        scope=tuple(
+            (key, _specifier(entry[key], key, where)) for key in SCOPE_KEYS if key in entry
+        ),
     )
+
+
+def _specifier(value: object, key: str, where: str) -> str:
+    """``value`` checked as a PEP 440 specifier set (``"<2.10"``, ``">=2.9,<2.11"``)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidSpecifier(repr(value))
+        SpecifierSet(value)
+    except InvalidSpecifier:
+        raise ManifestError(
+            f"{where}: {key!r} must be a PEP 440 version specifier such as '<2.10' or "
+            f"'>=2.9,<2.11' (matched against {SCOPE_KEYS[key]}), got {value!r}"
+        ) from None
+    return value.strip()
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -262,10 +336,27 @@ def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class WrittenEntry:
+    """One ``[[expect]]`` entry of a written manifest, with an optional comment above it."""
+
+    test: str
+    reason: str
+    category: str = "failing"
+    scope: tuple[tuple[str, str], ...] = ()
+    comment: str = ""
+
+    @classmethod
+    def of(cls, entry: Expectation, comment: str = "") -> WrittenEntry:
+        return cls(entry.test, entry.reason, entry.category, entry.scope, comment)
+
+
 def format_expectations(
-    failing: list[tuple[str, str, str]], ops: list[OpRule], header: str = ""
+    failing: list[tuple[str, str, str]] | list[WrittenEntry],
+    ops: list[OpRule],
+    header: str = "",
 ) -> str:
-    """Manifest text for ``failing`` (test id, reason, category) and ``ops`` rules."""
+    """Manifest text for ``failing`` entries (or (test id, reason, category)) and ``ops``."""
     chunks = [header] if header else []
     for rule in ops:
         lines = ["[[op]]", f"op = {_toml_string(rule.op)}"]
@@ -277,38 +368,65 @@ def format_expectations(
             lines.append(f"native = {'true' if rule.native else 'false'}")
         lines.append(f"reason = {_toml_string(rule.reason)}")
         chunks.append("\n".join(lines) + "\n")
-    for test, reason, category in sorted(failing):
-        chunks.append(
-            f"[[expect]]\ntest = {_toml_string(test)}\nreason = {_toml_string(reason)}\n"
-            f"category = {_toml_string(category)}\n"
-        )
+    entries = [e if isinstance(e, WrittenEntry) else WrittenEntry(*e) for e in failing]
+    for e in entries:
+        lines = [f"# {line}" for line in e.comment.splitlines()]
+        lines += [
+            "[[expect]]",
+            f"test = {_toml_string(e.test)}",
+            f"reason = {_toml_string(e.reason)}",
+        ]
+        lines.append(f"category = {_toml_string(e.category)}")
+        lines += [f"{key} = {_toml_string(spec)}" for key, spec in e.scope]
+        chunks.append("\n".join(lines) + "\n")
     return "\n".join(chunks)
 
 
-def write_expectations(path: Path, results: list[Any], manifest: Manifest | None) -> int:
+def write_expectations(
+    path: Path,
+    results: list[Any],
+    manifest: Manifest | None,
+    suite_files: set[str] | None = None,
+) -> int:
     """Write a manifest from a run's results (``CaseResult``s); returns the entry count.
 
-    Every test that failed or errored gets an entry whose reason is the observed error
-    (first line); tests that failed as the current manifest expected keep that entry's
-    reason and category; ``[[op]]`` rules are carried over. Tests that passed, and
-    listed tests that now pass, get no entry.
+    Reviewed entries are never rewritten: every entry of the current manifest is kept
+    with its pattern, reason, category and version scope (out-of-scope ones included).
+    An entry whose tests all passed in this run, or that matches no test of a collected
+    file, is kept with a ``# stale: ...`` comment for a human to remove. A failing or
+    erroring test that no entry matches gets a new entry whose reason is the observed
+    error (first line) to review. ``[[op]]`` rules are carried over.
     """
-    failing: set[tuple[str, str, str]] = set()
+    entries = manifest.entries if manifest is not None else []
+    ids = [r.id for r in results]
+    unmatched = (
+        {id(e) for e in manifest.unmatched(ids, suite_files)} if manifest is not None else set()
+    )
+    written: list[WrittenEntry] = []
+    for entry in entries:
+        outcomes = {r.outcome for r in results if entry.matches(r.id)}
+        comment = ""
+        if id(entry) in unmatched:
+            comment = "stale: matches no test of the run that wrote this file; fix or remove"
+        elif outcomes and outcomes <= {"xpassed", "passed"}:
+            comment = "stale: every matching test passed in the run that wrote this file"
+        written.append(WrittenEntry.of(entry, comment))
+    if manifest is not None:
+        written += [WrittenEntry.of(e) for e in manifest.out_of_scope]
+    new: dict[str, WrittenEntry] = {}
     for result in results:
-        if result.outcome in ("failed", "error"):
-            reason = (result.reason.strip().splitlines() or ["failed without a message"])[0]
-            failing.add((result.id, reason[:400], "failing"))
-        elif result.outcome == "xfailed":
-            entry = manifest.match(result.id) if manifest is not None else None
-            if entry is not None:  # keep the entry's own pattern, reason and category
-                failing.add((entry.test, entry.reason, entry.category))
+        if result.outcome not in ("failed", "error"):
+            continue
+        if any(e.matches(result.id) for e in entries):
+            continue  # a listed test that failed otherwise (setup error): keep the review
+        reason = (result.reason.strip().splitlines() or ["failed without a message"])[0]
+        new[result.id] = WrittenEntry(result.id, reason[:400])
+    written += [new[k] for k in sorted(new)]
     header = (
         "# Generated by --write-expectations from a run; review every reason before\n"
         "# committing (a reason should tell a user what is wrong and where it is tracked).\n"
     )
-    text = format_expectations(
-        sorted(failing), manifest.ops if manifest is not None else [], header
-    )
+    text = format_expectations(written, manifest.ops if manifest is not None else [], header)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    return len(failing)
+    return len(written)

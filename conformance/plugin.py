@@ -300,9 +300,19 @@ class ConformanceState:
             if path is None:
                 return None
         try:
-            return load_manifest(path)
+            return load_manifest(path).scoped(self.versions())
         except ManifestError as exc:
             self.refuse(str(exc))
+
+    def versions(self) -> dict[str, str | None]:
+        """The versions manifest entries may be scoped by (``manifest.SCOPE_KEYS``)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            torch_version: str | None = version("torch")
+        except PackageNotFoundError:
+            torch_version = None
+        return {"torch": torch_version, "backend": self.backend.version}
 
     @property
     def tier(self) -> str:
@@ -673,7 +683,12 @@ def _header_lines(state: ConformanceState) -> list[str]:
         )
     manifest = state.manifest
     lines.append(
-        f"conformance: expectations {manifest.path} ({len(manifest.entries)} entries)"
+        f"conformance: expectations {manifest.path} ({len(manifest.entries)} entries"
+        + (
+            f"; {len(manifest.out_of_scope)} scoped to other torch/backend versions)"
+            if manifest.out_of_scope
+            else ")"
+        )
         if manifest is not None
         else "conformance: expectations none"
     )
@@ -893,6 +908,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if not out.is_absolute():
             out = config.invocation_params.dir / out
         write_expectations(
-            out, state.recorder.finish(interrupted=state.interrupted), state._manifest
+            out,
+            state.recorder.finish(interrupted=state.interrupted),
+            state._manifest,
+            testids.suite_files(),
         )
     state.write_report(int(exitstatus))

@@ -215,3 +215,35 @@ def test_workers_limit_intra_op_threads(run_suite: RunSuite) -> None:
         "conformance.fx", "reference", "-n", "2", "--threads-per-worker=3", "-k", "test_pickle"
     )
     assert "conformance: 2 xdist workers x 3 intra-op thread(s)" in custom.text()
+
+
+SCOPED_TARGET = "fx/test_recompile.py::test_force_recompile_realizes_once"
+
+
+@pytest.mark.parametrize(("scope", "applies"), [("<2.10", False), (">=2.10", True)])
+def test_manifest_entry_outside_its_torch_scope_does_not_apply(
+    run_suite: RunSuite, tmp_path: Path, scope: str, applies: bool
+) -> None:
+    """An entry for torch<2.10 is ignored on torch 2.13 (not stale); >=2.10 applies.
+
+    The listed test passes on the reference, so an entry that applies makes it a strict
+    XPASS (the run fails), and one that does not apply leaves it passed, with no
+    "matches no collected test" warning.
+    """
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        f'[[expect]]\ntest = "{SCOPED_TARGET}"\nreason = "old torch only"\ntorch = "{scope}"\n'
+    )
+    run = run_suite(
+        "conformance.fx",
+        "reference",
+        f"--expectations={manifest}",
+        "-k",
+        "test_force_recompile_realizes_once",
+    )
+    assert run.outcomes[SCOPED_TARGET] == ("xpassed" if applies else "passed"), run.text()
+    assert (run.ret == pytest.ExitCode.OK) is not applies
+    assert "matches no collected test" not in run.text()
+    assert run.report["unmatched_expectations"] == []
+    if not applies:
+        assert "1 scoped to other torch/backend versions" in run.text()

@@ -149,10 +149,11 @@ def train(
         trace.losses.append(loss.detach().cpu())
         trace.grads.append([p.grad.detach().cpu() for p in model.parameters()])  # type: ignore[union-attr]
     if lazy is not None:
+        from conformance.lazy.counters import fallbacks
+
         trace.fallbacks = {
             name: lazy.counter_value(name) or 0  # type: ignore[attr-defined]
-            for name in lazy.counter_names()  # type: ignore[attr-defined]
-            if name.startswith("aten::")
+            for name in fallbacks(lazy.counter_names())  # type: ignore[attr-defined]
         }
     trace.params = [p.detach().cpu() for p in model.parameters()]
     trace.buffers = [b.detach().cpu() for b in model.buffers()]

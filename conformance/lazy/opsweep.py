@@ -301,8 +301,14 @@ def is_random(op: Any, sample: Any, seed: int, expected: Any, grads: bool = Fals
 
 
 def dispatch_of(area: LazyArea) -> tuple[str, tuple[str, ...]]:
-    """(``native`` or ``fallback``, the ``aten::*`` fallback counters) from the counters."""
-    fallbacks = tuple(sorted(n for n in area.counter_names() if n.startswith("aten::")))
+    """(``native`` or ``fallback``, the CPU-fallback counters) from the counters.
+
+    Transfers and expected host reads (``aten::_local_scalar_dense``) are not fallbacks
+    (``conformance.lazy.counters``).
+    """
+    from conformance.lazy.counters import fallbacks as fallback_counters
+
+    fallbacks = tuple(fallback_counters(area.counter_names()))
     return ("fallback" if fallbacks else "native"), fallbacks
 
 

@@ -66,3 +66,28 @@ xla_like = LazyOnlyBackend("xla_like", XlaLikeArea())
 xla_like_undeclared = LazyOnlyBackend("xla_like_undeclared", UndeclaredArea())
 claims_force_fallback = LazyOnlyBackend("claims_force_fallback", ClaimsForceFallbackArea())
 unknown_capability = LazyOnlyBackend("unknown_capability", UnknownCapabilityArea())
+
+
+class CountsTransfersArea(ReferenceLazyArea):
+    """Counts moves to the device and host reads the way torch_xla does.
+
+    Whenever any op was recorded, ``counter_names`` also lists ``xla::_copy_from`` and
+    ``xla::empty_symint`` (a ``.to(device)``) and ``aten::_local_scalar_dense`` (an
+    ``.item()``): none of them is a CPU fallback of the op under test.
+    """
+
+    EXTRA = ("xla::_copy_from", "xla::empty_symint", "aten::_local_scalar_dense")
+
+    def counter_names(self) -> list[str]:
+        names = super().counter_names()
+        if any(n.startswith("lazy::") for n in names):
+            names = sorted({*names, *self.EXTRA})
+        return names
+
+    def counter_value(self, name: str) -> int | None:
+        if name in self.EXTRA and name in self.counter_names():
+            return 1
+        return super().counter_value(name)
+
+
+counts_transfers = LazyOnlyBackend("counts_transfers", CountsTransfersArea())
