@@ -17,7 +17,7 @@ How the contract maps onto torch_xla (each line is a translation, not a workarou
 - IR text: ``torch_xla._XLAC._get_xla_tensors_text`` prints torch_xla's own dialect
   (``ir_dialect = "torch_xla"``; see ``conformance/lazy/dialects.py``).
 - The save-graphs hook is ``XLA_SAVE_TENSORS_FILE``; torch_xla appends the device
-  ordinal to the file name (``<file>.0``), see :attr:`save_graphs_suffix`.
+  ordinal to the file name (``<file>.0``), which the suite reads too.
 """
 
 from __future__ import annotations
@@ -54,8 +54,6 @@ class TorchXlaLazyArea:
     device = "xla"
     ir_dialect = "torch_xla"
     save_graphs_env = "XLA_SAVE_TENSORS_FILE"
-    #: torch_xla writes the save-graphs file as ``<file>.<device ordinal>``.
-    save_graphs_suffix = ".0"
     #: What torch_xla provides of the optional contract (conformance.contract.LAZY_CAPABILITIES).
     #: Lacking: force_fallback (no switch forces an op onto the CPU), ir_reuse (no reuse of
     #: IR nodes across traces), cpu_rng (its device RNG is its own), sin_falls_back (it
