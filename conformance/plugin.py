@@ -223,7 +223,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         dest="conformance_op_timeout",
         metavar="SECONDS",
-        help="op sweep: per-test timeout, reported as an error (default 300)",
+        help="op sweep: timeout of each sample, in seconds (default 300; 0 disables); a "
+        "sample that overruns is an error naming the sample and the op's later samples are "
+        "not run (where SIGALRM is unavailable it bounds the whole op test)",
     )
     parser.addini(
         "conformance_tier",
@@ -425,6 +427,9 @@ class ConformanceState:
         node = getattr(report, "node", None)
         worker = str(getattr(getattr(node, "gateway", None), "id", "?"))
         message = str(report.longrepr)
+        running = _read_breadcrumb(worker, test_id)
+        if running:
+            message += f"; it was running {running}"
         self.recorder.crash(test_id, area, worker, message)
         listed = self.listed(test_id)
         if listed is not None:
@@ -541,6 +546,62 @@ def _options(config: pytest.Config) -> dict[str, Any]:
 
 STATE_KEY = pytest.StashKey[ConformanceState]()
 
+#: Directory where each xdist worker notes what it is running (see :func:`breadcrumb`).
+ENV_BREADCRUMBS = "CONFORMANCE_BREADCRUMBS"
+
+
+def breadcrumb(config: pytest.Config, text: str) -> None:
+    """Note what this worker runs now (``test id, sample 3 (...)``); '' clears it.
+
+    When the worker dies, the controller reads the note into the crash report, so a
+    crash names the sample, not only the test. Only under xdist (the controller made
+    the directory); costs one small write.
+    """
+    folder = os.environ.get(ENV_BREADCRUMBS)
+    workerinput = getattr(config, "workerinput", None)
+    if not folder or workerinput is None:
+        return
+    path = Path(folder) / str(workerinput.get("workerid", "worker"))
+    import contextlib
+
+    # A note for a crash message: never a reason to fail the test.
+    with contextlib.suppress(OSError):
+        path.write_text(text, encoding="utf-8")
+
+
+def _read_breadcrumb(worker: str, test_id: str) -> str:
+    """What crashed worker ``worker`` noted it was running, if it was in ``test_id``."""
+    folder = os.environ.get(ENV_BREADCRUMBS)
+    if not folder:
+        return ""
+    try:
+        text = (Path(folder) / worker).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    prefix = f"{test_id}, "
+    return text.removeprefix(prefix) if text.startswith(prefix) else ""
+
+
+def _make_breadcrumb_dir(config: pytest.Config) -> None:
+    """On the controller of an xdist run: the directory workers note their samples in."""
+    import shutil
+    import tempfile
+
+    if _is_worker(config) or not config.getoption("numprocesses", None):
+        return
+    folder = tempfile.mkdtemp(prefix="conformance-running-")
+    previous = os.environ.get(ENV_BREADCRUMBS)
+    os.environ[ENV_BREADCRUMBS] = folder  # workers inherit it when xdist starts them
+
+    def remove() -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        if previous is None:
+            os.environ.pop(ENV_BREADCRUMBS, None)
+        else:
+            os.environ[ENV_BREADCRUMBS] = previous
+
+    config.add_cleanup(remove)
+
 
 def state_of(config: pytest.Config) -> ConformanceState:
     return config.stash[STATE_KEY]
@@ -599,6 +660,7 @@ def pytest_configure(config: pytest.Config) -> None:
     configure_threads(config, config.getoption("conformance_threads"))
     if not _is_worker(config):
         _install_sigterm(config)
+    _make_breadcrumb_dir(config)
     state.watchdog = Watchdog.start(state)
 
 

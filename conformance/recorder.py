@@ -146,9 +146,13 @@ class Recorder:
         return list(self.results.values())
 
 
+#: What the op sweep says of a sample that overran ``--op-timeout``.
+OP_TIMEOUT_NOTE = "the sample overran --op-timeout, which bounds each sample"
+
+
 def is_timeout(text: str) -> bool:
-    """Whether a failure text is pytest-timeout's."""
-    return "Timeout (>" in text and "pytest-timeout" in text
+    """Whether a failure text is pytest-timeout's, or the op sweep's per-sample timeout."""
+    return "Timeout (>" in text and ("pytest-timeout" in text or OP_TIMEOUT_NOTE in text)
 
 
 def phase_outcome(report: PhaseReport, not_implemented: bool) -> tuple[str | None, str]:

@@ -133,3 +133,51 @@ def test_manifest_native_rule_fails_a_fallback(
     run = run_suite(SUITE, "reference", "--ops=sin,abs", f"--expectations={manifest}", "-q")
     assert run.outcomes == {_op_test("sin"): "failed", _op_test("abs"): "passed"}, run.text()
     assert "the manifest declares the op native" in _entry(run, "sin")["reason"]
+
+
+def test_op_timeout_bounds_each_sample_not_the_op(run_suite: RunSuite) -> None:
+    """Nine half-second samples pass under --op-timeout=2 (4.5 s in all): it bounds a sample."""
+    run = run_suite(SUITE, "broken_ops:slow_hypot", "--ops=hypot", "--op-timeout=2", "-q")
+    assert run.outcomes == {_op_test("hypot"): "passed"}, run.text()
+
+
+def test_sample_timeout_is_an_error_naming_the_sample(run_suite: RunSuite) -> None:
+    """The second sample hangs: the test is an error naming sample 1 and its inputs."""
+    run = run_suite(
+        SUITE, "broken_ops:hangs_on_second_hypot", "--ops=hypot,abs", "--op-timeout=2", "-q"
+    )
+    assert run.outcomes == {_op_test("hypot"): "error", _op_test("abs"): "passed"}, run.text()
+    reason = _entry(run, "hypot")["reason"]
+    assert "sample 1 (float32[" in reason
+    assert "Timeout (>2s)" in reason
+    assert "--op-timeout" in reason
+
+
+def test_worker_crash_names_the_sample(run_suite: RunSuite) -> None:
+    """A worker killed in hypot's second sample: the error names that sample and its inputs."""
+    run = run_suite(SUITE, "broken_ops:aborts_on_second_hypot", "--ops=hypot,abs", "-n", "2", "-q")
+    assert run.outcomes == {_op_test("hypot"): "error", _op_test("abs"): "passed"}, run.text()
+    reason = _entry(run, "hypot")["reason"]
+    assert "crashed" in reason
+    assert "it was running sample 1 (float32[" in reason
+
+
+def test_random_op_reseeded_by_opinfo_is_compared_by_shape(run_suite: RunSuite) -> None:
+    """Dropout and uniform_ (reseeded inside by OpInfo) pass on a device with its own RNG."""
+    run = run_suite(SUITE, "broken_ops:own_device_rng", "--ops=nn.functional.dropout,uniform", "-q")
+    assert set(run.outcomes.values()) == {"passed"}, run.text()
+    assert len(run.outcomes) == 2
+
+
+@pytest.mark.parametrize(
+    ("backend", "outcome"),
+    [("flips_vector_signs", "passed"), ("flips_left_singular_vectors_only", "failed")],
+)
+def test_vectors_compare_up_to_sign(run_suite: RunSuite, backend: str, outcome: str) -> None:
+    """Flipped eigen/singular/QR vector signs conform; a flip breaking U S Vh does not."""
+    run = run_suite(SUITE, f"broken_ops:{backend}", "--ops=linalg.eigh,linalg.svd,linalg.qr")
+    assert run.outcomes[_op_test("linalg.svd")] == outcome, run.text()
+    if outcome == "passed":
+        assert set(run.outcomes.values()) == {"passed"}, run.text()
+    else:
+        assert "up to the sign" in _entry(run, "linalg.svd")["reason"]

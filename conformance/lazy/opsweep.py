@@ -14,10 +14,24 @@ CPU and on the backend's device, and classifies each sample:
 A test takes the worst class of its samples (error > wrong > fallback > native). Only
 ``wrong`` and ``error`` fail it, and ``fallback`` does when the backend (``native_ops`` of
 its lazy area) or the manifest (``[[op]] native = true``) declares the op native.
+
+Random ops compare only structure, shapes and dtypes. An op is random when CPU gives
+other values under another seed; OpInfo runs its random ops through
+``wrapper_set_seed``, which reseeds to 42 inside the op, so the sweep replaces that
+wrapper with one whose seed it can change (:data:`_WRAPPER_SEEDS`). Decompositions
+defined only up to the sign (or phase) of each vector (eigenvectors, singular vectors,
+QR) are compared after aligning each of the backend's vectors with CPU's
+(:data:`SIGN_AMBIGUOUS`).
+
+``--op-timeout`` bounds each *sample* (SIGALRM, where the platform has it; else the whole
+test): a sample that overruns is an ``error`` naming the sample, and the op's remaining
+samples are not run. A sample stuck in native code is ended by the plugin's watchdog,
+which names the sample too, as does the report of a sample that crashes its xdist worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import zlib
@@ -27,17 +41,27 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conformance.plugin import PROP_CATEGORY, PROP_DISPATCH, PROP_FALLBACKS, PROP_ID, state_of
+from conformance.plugin import (
+    PROP_CATEGORY,
+    PROP_DISPATCH,
+    PROP_FALLBACKS,
+    PROP_ID,
+    breadcrumb,
+    state_of,
+)
+from conformance.recorder import OP_TIMEOUT_NOTE
 
 if TYPE_CHECKING:
     import torch
 
     from conformance.contract import LazyArea
+    from conformance.runtime import Watchdog
 
 #: The sweep's dtype when ``--dtypes`` is not given (the choices: plugin.SWEEP_DTYPES).
 DEFAULT_DTYPES = ("float32",)
-#: Per-test timeout (seconds) of an op test when ``--op-timeout`` is not given. The
-#: slowest op tests take about a minute on one thread of a loaded 2-core machine.
+#: Per-sample timeout (seconds) of the op sweep when ``--op-timeout`` is not given. The
+#: slowest op tests take about a minute on one thread of a loaded 2-core machine, and
+#: about two minutes on XLA:CPU (max_pool ops, which compile a program per shape).
 DEFAULT_OP_TIMEOUT = 300.0
 #: Sample classes, worst last (a test takes the worst class of its samples).
 CLASSES = ("native", "fallback", "wrong", "error")
@@ -66,13 +90,21 @@ def op_db() -> dict[str, Any]:
 _stepper: list[Callable[[], None]] = []
 
 
+#: The seed ``_wrapper_set_seed`` sets (the last one pushed; OpInfo's own is 42).
+_WRAPPER_SEEDS: list[int] = []
+
+
 def _wrapper_set_seed(op: Any, *args: Any, **kwargs: Any) -> Any:
-    """``torch.testing._utils.wrapper_set_seed`` stepping the backend's device, not torch._lazy."""
+    """``torch.testing._utils.wrapper_set_seed`` stepping the backend's device, not torch._lazy.
+
+    It seeds with ``_WRAPPER_SEEDS[-1]`` (42 when empty, as OpInfo's does), so
+    :func:`is_random` can run a random op under another seed.
+    """
     import torch
     from torch.testing._utils import freeze_rng_state
 
     with freeze_rng_state():
-        torch.manual_seed(42)
+        torch.manual_seed(_WRAPPER_SEEDS[-1] if _WRAPPER_SEEDS else 42)
         output = op(*args, **kwargs)
         if isinstance(output, torch.Tensor) and output.device.type != "cpu" and _stepper:
             _stepper[-1]()
@@ -292,12 +324,105 @@ def _seeded(seed: int, fn: Callable[[], Any]) -> Any:
 
 
 def is_random(op: Any, sample: Any, seed: int, expected: Any, grads: bool = False) -> bool:
-    """Whether CPU itself gives other values under another seed (a random op)."""
+    """Whether CPU itself gives other values under another seed (a random op).
+
+    Both the global seed and the seed OpInfo's ``wrapper_set_seed`` sets inside the op
+    change, so an op that reseeds itself is still seen to be random.
+    """
+    _WRAPPER_SEEDS.append(43)
     try:
         again = _seeded(seed + 1, lambda: _evaluate(op, _clone(sample), grads))
     except Exception:
         return False
+    finally:
+        _WRAPPER_SEEDS.pop()
     return compare(again, expected, None) != ""
+
+
+#: OpInfo ops whose outputs are defined up to the sign (phase, for complex) of each
+#: vector: op -> (vector outputs as (output index, "cols" or "rows"), the product that
+#: must still hold: ``"usvh"`` (U diag(S) Vh), ``"usv"`` (U diag(S) V^H), ``"qr"`` or None).
+SIGN_AMBIGUOUS: dict[str, tuple[tuple[tuple[int, str], ...], str | None]] = {
+    "linalg.eigh": (((1, "cols"),), None),
+    "linalg.eig": (((1, "cols"),), None),
+    "linalg.svd": (((0, "cols"), (2, "rows")), "usvh"),
+    "svd": (((0, "cols"), (2, "cols")), "usv"),
+    "svd_lowrank": (((0, "cols"), (2, "cols")), "usv"),
+    "pca_lowrank": (((0, "cols"), (2, "cols")), "usv"),
+    "linalg.qr": (((0, "cols"), (1, "rows")), "qr"),
+    "qr": (((0, "cols"), (1, "rows")), "qr"),
+}
+
+
+def _align(a: torch.Tensor, e: torch.Tensor, how: str) -> torch.Tensor:
+    """``a`` with each column (or row) times the unit factor that best matches ``e``'s."""
+    import torch
+
+    dim = -2 if how == "cols" else -1
+    inner = (e.conj() * a).sum(dim) if a.is_complex() else (e * a).sum(dim)
+    magnitude = inner.abs()
+    if a.is_complex():
+        unit = torch.where(magnitude > 0, inner / magnitude.clamp_min(1e-30), 1.0 + 0j).conj()
+    else:
+        unit = torch.where(inner < 0, -1.0, 1.0).to(a.dtype)
+    return a * unit.unsqueeze(dim)
+
+
+def align_signs(op_name: str, actual: Any, expected: Any) -> Any:
+    """``actual`` with each vector of a sign-ambiguous output turned to match CPU's.
+
+    Every column (or row) of each vector output is multiplied by the sign (complex: the
+    unit phase) that best matches CPU's; :func:`product_problem` then checks that the
+    factors still multiply to what CPU's do. Other outputs come back as given.
+    """
+    import torch
+    from torch.utils._pytree import tree_unflatten
+
+    rule = SIGN_AMBIGUOUS.get(op_name)
+    got, spec = _leaves(actual)
+    want, _ = _leaves(expected)
+    if rule is None or len(got) != len(want):
+        return actual
+    aligned = list(got)
+    for index, how in rule[0]:
+        a, e = got[index] if index < len(got) else None, want[index] if index < len(want) else None
+        if not (isinstance(a, torch.Tensor) and isinstance(e, torch.Tensor)):
+            continue
+        if a.shape == e.shape and a.dtype == e.dtype and a.dim() >= 2 and a.numel():
+            aligned[index] = _align(a, e, how)
+    return tree_unflatten(aligned, spec)
+
+
+def _product(kind: str, leaves: list[Any]) -> torch.Tensor | None:
+    import torch
+
+    if not all(isinstance(t, torch.Tensor) and t.numel() for t in leaves[:3]):
+        return None
+    if kind == "qr":
+        q, r = leaves[0], leaves[1]
+        k = min(q.shape[-1], r.shape[-2])
+        return q[..., :k] @ r[..., :k, :]
+    u, s, v = leaves[0], leaves[1], leaves[2]
+    k = s.shape[-1]
+    left = u[..., :k] * s.to(u.dtype).unsqueeze(-2)
+    return left @ (v[..., :k, :] if kind == "usvh" else v[..., :k].mH)
+
+
+def product_problem(
+    op_name: str, actual: Any, expected: Any, tolerance: tuple[float, float] | None
+) -> str:
+    """'' when the backend's factors multiply to what CPU's do (U S Vh, Q R), else what differs."""
+    rule = SIGN_AMBIGUOUS.get(op_name)
+    if rule is None or rule[1] is None:
+        return ""
+    got, want = _leaves(actual)[0], _leaves(expected)[0]
+    if len(got) != len(want) or len(got) < (2 if rule[1] == "qr" else 3):
+        return ""
+    mine, theirs = _product(rule[1], got), _product(rule[1], want)
+    if mine is None or theirs is None:
+        return ""
+    problem = compare(mine, theirs, tolerance)
+    return problem and f"the product of the factors ({rule[1]}) differs: {problem}"
 
 
 def dispatch_of(area: LazyArea) -> tuple[str, tuple[str, ...]]:
@@ -332,6 +457,10 @@ def run_sample(
     if error or cleanup_error:
         return SampleOutcome(index, "error", (error or cleanup_error)[:500], fallbacks)
     problem = compare(actual, expected, tolerance)
+    if problem and op.name in SIGN_AMBIGUOUS:
+        aligned = compare(align_signs(op.name, actual, expected), expected, tolerance)
+        aligned = aligned or product_problem(op.name, actual, expected, tolerance)
+        problem = aligned and f"{aligned} (compared up to the sign of each vector)"
     if problem and (op.name in UNSPECIFIED_VALUES or is_random(op, sample, seed, expected, grads)):
         # CPU's own values vary (an RNG, or uninitialized memory as in torch.empty):
         # only structure, shapes and dtypes compare.
@@ -448,12 +577,65 @@ def samples(op: Any, dtype_name: str, *, grads: bool, limit: int | None) -> Iter
 # --------------------------------------------------------------------------- the tests
 
 
+def op_timeout(config: pytest.Config) -> float:
+    """``--op-timeout`` (seconds per sample; 0: none), else :data:`DEFAULT_OP_TIMEOUT`."""
+    seconds = config.getoption("conformance_op_timeout")
+    return DEFAULT_OP_TIMEOUT if seconds is None else float(seconds)
+
+
+def per_sample_timeouts() -> bool:
+    """Whether samples can be timed one by one here (SIGALRM, in the main thread)."""
+    import signal
+    import threading
+
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+class SampleTimeout(BaseException):
+    """Raised in the sample that overran ``--op-timeout`` (escapes ``except Exception``)."""
+
+
+@contextlib.contextmanager
+def sample_deadline(seconds: float, watchdog: Watchdog | None, label: str) -> Iterator[None]:
+    """Raise :class:`SampleTimeout` in the sample if it runs longer than ``seconds``.
+
+    The plugin's watchdog, if any, gets the sample's own deadline (plus grace), so a
+    sample stuck in native code ends the process with a message naming ``label``.
+    """
+    import signal
+    import time
+
+    from conformance.runtime import grace
+
+    if not seconds:
+        yield
+        return
+    if watchdog is not None:
+        watchdog.current = (label, time.monotonic() + seconds + grace(seconds))
+
+    def expired(signum: int, frame: object) -> None:
+        raise SampleTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if watchdog is not None:
+            watchdog.current = None
+
+
 def generate(metafunc: pytest.Metafunc, *, grads: bool) -> None:
-    """Parametrize an op test by op name and dtype (no sample is drawn here)."""
+    """Parametrize an op test by op name and dtype (no sample is drawn here).
+
+    With per-sample timeouts the test itself gets no pytest-timeout (``timeout(0)``):
+    :func:`sweep` bounds each sample. Elsewhere ``--op-timeout`` bounds the whole test.
+    """
     config = metafunc.config
     dtypes = config.getoption("conformance_dtypes") or DEFAULT_DTYPES
-    seconds = config.getoption("conformance_op_timeout")
-    timeout = pytest.mark.timeout(DEFAULT_OP_TIMEOUT if seconds is None else seconds)
+    timeout = pytest.mark.timeout(0 if per_sample_timeouts() else op_timeout(config))
     ops = op_db()
     params = [
         pytest.param(name, dtype, id=f"{name}-{dtype}", marks=timeout)
@@ -495,13 +677,27 @@ def sweep(
     outcome = OpOutcome()
     descriptions: dict[int, str] = {}
     limit = _sample_limit(request, op_name)
+    test_id = str(dict(request.node.user_properties)[PROP_ID])
+    seconds = op_timeout(request.config) if per_sample_timeouts() else 0.0
     for index, sample in enumerate(samples(op, dtype, grads=grads, limit=limit)):
-        result = run_sample(
-            area, op, sample, index, seed=seed + index, tolerance=tolerance, grads=grads
-        )
+        description = describe(sample)
+        label = f"{test_id}, sample {index} ({description})"
+        breadcrumb(request.config, label)
+        try:
+            with sample_deadline(seconds, state.watchdog, label):
+                result = run_sample(
+                    area, op, sample, index, seed=seed + index, tolerance=tolerance, grads=grads
+                )
+        except SampleTimeout:
+            _cleanup(area)
+            message = f"Timeout (>{seconds:g}s): {OP_TIMEOUT_NOTE}; later samples not run"
+            result = SampleOutcome(index, "error", message)
         outcome.samples.append(result)
         if result.klass != "native":
-            descriptions[index] = describe(sample)
+            descriptions[index] = description
+        if result.message.startswith("Timeout (>"):
+            break
+    breadcrumb(request.config, "")
     request.node.user_properties += [
         (PROP_DISPATCH, outcome.klass),
         (PROP_FALLBACKS, outcome.fallbacks),

@@ -93,3 +93,109 @@ slightly_off = BrokenBackend(
 )  # a tolerance rule can accept it
 aborts_on_cos = BrokenBackend("aborts-on-cos", _on_op("cos", os.abort))
 hangs_on_sin = BrokenBackend("hangs-on-sin", _on_op("sin", lambda: time.sleep(600)))
+
+
+def _on_result(names: set[str], change: Callable[[str, Any, Any], Any]) -> Callable[[], None]:
+    """A patch that replaces the result of ops ``names`` with ``change(name, real, out)``."""
+
+    def patch() -> None:
+        from reference_impl.lazy import tensor
+
+        real = tensor.dispatch
+
+        def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            out = real(func, args, kwargs)
+            name = tensor.op_name(func)
+            return change(name, real, out) if name in names else out
+
+        tensor.dispatch = dispatch  # type: ignore[assignment]
+
+    return patch
+
+
+def _negate(real: Any, t: Any) -> Any:
+    import torch
+
+    return real(torch.ops.aten.mul.Tensor, (t, -1), {})
+
+
+def _flip_vector_signs(name: str, real: Any, out: Any) -> Any:
+    """Not a bug: eigenvectors, singular vectors and QR factors with every sign flipped."""
+    if name == "_linalg_eigh":
+        values, vectors = out
+        return values, _negate(real, vectors)
+    if name == "_linalg_svd":
+        u, s, vh = out
+        return _negate(real, u), s, _negate(real, vh)
+    q, r = out  # linalg_qr
+    return _negate(real, q), _negate(real, r)
+
+
+def _flip_left_singular_vectors_only(name: str, real: Any, out: Any) -> Any:
+    """Bug: U's signs flip but Vh's do not, so U diag(S) Vh is no longer the input."""
+    u, s, vh = out
+    return _negate(real, u), s, vh
+
+
+def _own_device_rng() -> None:
+    """Not a bug: random ops on the device draw from a stream of their own (as torch_xla's).
+
+    Before each random op the device draws one number from the global generator, so its
+    numbers differ from CPU's under the same seed while still following the seed.
+    """
+    import torch
+
+    from reference_impl.lazy import tensor
+
+    real = tensor.dispatch
+    random_ops = {"native_dropout", "uniform", "uniform_", "bernoulli", "bernoulli_", "normal"}
+
+    def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if tensor.op_name(func) in random_ops:
+            torch.rand(1)
+        return real(func, args, kwargs)
+
+    tensor.dispatch = dispatch  # type: ignore[assignment]
+
+
+def _slow_hypot() -> None:
+    """Slow but right: each hypot on the device takes half a second (9 float32 samples)."""
+    _on_op("hypot", lambda: time.sleep(0.5))()
+
+
+def _hangs_on_second_hypot() -> None:
+    """Bug: the second sample of hypot hangs."""
+    calls = []
+
+    def action() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            time.sleep(600)
+
+    _on_op("hypot", action)()
+
+
+def _aborts_on_second_hypot() -> None:
+    """Bug: the second sample of hypot kills the process."""
+    calls = []
+
+    def action() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            os.abort()
+
+    _on_op("hypot", action)()
+
+
+flips_vector_signs = BrokenBackend(
+    "flips-vector-signs",
+    _on_result({"_linalg_eigh", "_linalg_svd", "linalg_qr"}, _flip_vector_signs),
+)
+flips_left_singular_vectors_only = BrokenBackend(
+    "flips-left-singular-vectors-only",
+    _on_result({"_linalg_svd"}, _flip_left_singular_vectors_only),
+)
+own_device_rng = BrokenBackend("own-device-rng", _own_device_rng)
+slow_hypot = BrokenBackend("slow-hypot", _slow_hypot)
+hangs_on_second_hypot = BrokenBackend("hangs-on-second-hypot", _hangs_on_second_hypot)
+aborts_on_second_hypot = BrokenBackend("aborts-on-second-hypot", _aborts_on_second_hypot)
