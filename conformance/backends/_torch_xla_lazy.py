@@ -142,25 +142,29 @@ class TorchXlaLazyArea:
     ) -> Callable[..., Sequence[torch.Tensor]]:
         """torch_xla's dynamo bridge, wrapped to take and return CPU tensors like LTC's.
 
-        The bridge traces on ``xla`` arguments and replays on ``xla`` arguments; the
-        contract's callable takes CPU tensors, so inputs move to the device on each
-        call, outputs come back to the CPU, and arguments the graph updated in place
-        are copied back into the caller's tensors.
+        The bridge traces a module whose parameters live on ``xla`` and replays on
+        ``xla`` arguments; the contract's callable takes CPU tensors and captures the
+        module's parameters. So a copy of the module moves to the device, inputs move
+        on each call, outputs come back as a list of CPU tensors, and arguments the
+        graph updated in place are copied back into the caller's tensors.
         """
+        import copy
+
         import torch
         from torch_xla._dynamo.dynamo_bridge import extract_compiled_graph
 
-        traced_args = [t.to(self.device) for t in example_inputs]
-        compiled = extract_compiled_graph(fx_module, traced_args)
+        module = copy.deepcopy(fx_module).to(self.device)
+        compiled = extract_compiled_graph(module, [t.to(self.device) for t in example_inputs])
 
         def run(*args: torch.Tensor) -> list[torch.Tensor]:
             on_device = [a.to(self.device) for a in args]
-            before = [a.clone() for a in args]
             outputs = compiled(*on_device)
+            if isinstance(outputs, torch.Tensor):
+                outputs = [outputs]
             results = [o.cpu() if isinstance(o, torch.Tensor) else o for o in outputs]
-            for arg, moved, old in zip(args, on_device, before, strict=True):
+            for arg, moved in zip(args, on_device, strict=True):
                 updated = moved.cpu()
-                if not torch.equal(updated, old):
+                if not torch.equal(updated, arg):
                     arg.copy_(updated)
             return results
 

@@ -58,9 +58,9 @@ class TorchXlaBackend:
 
     @property
     def version(self) -> str:
-        import torch
-
-        return f"{self._xla_version} (torch {torch.__version__})"
+        # torch_xla's own version (a PEP 440 version: manifest entries scope on it);
+        # the report records the torch version separately.
+        return self._xla_version
 
     @cached_property
     def fx(self) -> MirroredFxArea:

@@ -313,6 +313,11 @@ def canonical(text: str, dialect: str) -> list[CanonicalNode]:
     return out
 
 
+def canonical_ops(text: str, dialect: str) -> list[str]:
+    """The op of every node of :func:`canonical` ``text``: names shared by all dialects."""
+    return [node[0] for node in canonical(text, dialect)]
+
+
 def same_structure(text: str, dialect: str, other: str, other_dialect: str) -> bool:
     """Whether two IR texts, each in its dialect, show the same computation (:func:`canonical`)."""
     return canonical(text, dialect) == canonical(other, other_dialect)
