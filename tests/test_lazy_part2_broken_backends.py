@@ -62,6 +62,15 @@ CATCHING: dict[str, tuple[list[str], list[str], list[str]]] = {
         ],
         ["first divergent node: relu", "minimal program reproducing it", "relu(a0"],
     ),
+    "relu_off_and_no_lone_sync": (
+        ["conformance.lazy.test_programs"],
+        ["lazy/test_programs.py::test_values_match_cpu[relu_after_shift]"],
+        [
+            "first divergent node not found: the backend raised while syncing the outputs of "
+            "call #1 (Tensor.to, recorded at ",
+            "RuntimeError: Check failed: !buffer->IsDeleted()",
+        ],
+    ),
 }
 
 

@@ -177,6 +177,8 @@ class _Probe(TorchFunctionMode):
         self.rtol, self.atol = rtol, atol
         self.compared = 0
         self.found: Divergence | None = None
+        #: What the probe is doing now (for the message when the backend raises).
+        self.doing = "starting the program"
 
     def _on_device(self, x: Any) -> bool:
         return isinstance(x, torch.Tensor) and x.device.type == self.area.device
@@ -206,22 +208,29 @@ class _Probe(TorchFunctionMode):
         )
         cpu_args: Any = None
         cpu_kwargs: Any = None
+        where = f"call #{self.compared + 1} ({name}, recorded at {_user_frame()})"
         if check:
             # Every input becomes device data first: the call's graph is its own nodes only.
             inputs = [x for x in leaves if self._on_device(x)]
+            self.doing = f"syncing the inputs of {where} on their own"
             if inputs:
                 self.area.sync_multi(inputs)
             cpu_args = tree_map(self._to_cpu, list(args))
             cpu_kwargs = tree_map(self._to_cpu, kwargs)
+        self.doing = f"running {where}"
         out = func(*args, **kwargs)
         if not check:
             return out
         outs = [t for t in tree_leaves(out) if self._on_device(t)]
         if not outs:
             return out
+        self.doing = f"printing the IR of {where}"
         ir = self.area.ir_text(outs)
+        self.doing = f"syncing the outputs of {where} on their own"
         self.area.sync_multi(outs)
+        self.doing = f"copying the outputs of {where} to CPU"
         actual = [t.detach().cpu() for t in outs]
+        self.doing = f"running {where} on CPU"
         expected_out = func(*cpu_args, **cpu_kwargs)
         expected = [t for t in tree_leaves(expected_out) if isinstance(t, torch.Tensor)]
         index = self.compared
@@ -261,17 +270,44 @@ def first_divergence(
     """
     area.mark_step()
     probe = _Probe(area, rtol, atol)
-    with probe:
-        run(area.device)
+    try:
+        with probe:
+            run(area.device)
+    except Exception as exc:
+        raise AnalysisError(probe.doing, exc) from exc
     area.mark_step()
     return probe.found
 
 
+class AnalysisError(RuntimeError):
+    """The backend raised while the analysis replayed the program call by call."""
+
+    def __init__(self, doing: str, cause: Exception) -> None:
+        first = (str(cause).strip().splitlines() or [""])[0][:300]
+        super().__init__(f"{doing}: {type(cause).__name__}: {first}")
+        self.doing, self.cause = doing, cause
+
+
 def explain(area: LazyArea, run: Callable[[str], object]) -> str:
-    """A paragraph for a failure message: the first divergent node, or why none was found."""
+    """A paragraph for a failure message: the first divergent node, or why none was found.
+
+    The analysis syncs every call's inputs and outputs on their own, which some backends
+    cannot do (torch_xla 2.9: ``Check failed: !buffer->IsDeleted()``); then the
+    paragraph says where the replay stopped and why, and the original failure stands.
+    """
+    import contextlib
+
     try:
         found = first_divergence(area, run)
-    except Exception as exc:  # the analysis must never hide the original failure
+    except AnalysisError as exc:  # the analysis must never hide the original failure
+        with contextlib.suppress(Exception):
+            area.mark_step()
+        return (
+            f"first divergent node not found: the backend raised while {exc}. The analysis "
+            "replays the program syncing each call on its own; this backend could not, so "
+            "only the difference above is known"
+        )
+    except Exception as exc:
         return f"(first-divergent-node analysis failed: {type(exc).__name__}: {exc})"
     if found is None:
         return (

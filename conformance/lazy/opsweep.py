@@ -531,12 +531,20 @@ def _cleanup(area: LazyArea) -> str:
 
 
 def _shapes(value: Any) -> Any:
+    """What random outputs still compare: per tensor its class, device, shape and dtype.
+
+    Class and device matter: a "CPU copy" that is still a device tensor (or a subclass
+    wrapping one) has the right shape but is not CPU's result.
+    """
     import torch
     from torch.utils._pytree import tree_map
 
-    return tree_map(
-        lambda x: (tuple(x.shape), str(x.dtype)) if isinstance(x, torch.Tensor) else x, value
-    )
+    def facts(x: Any) -> Any:
+        if not isinstance(x, torch.Tensor):
+            return x
+        return (type(x).__name__, x.device.type, tuple(x.shape), str(x.dtype))
+
+    return tree_map(facts, value)
 
 
 def _evaluate(op: Any, sample: Any, grads: bool) -> Any:

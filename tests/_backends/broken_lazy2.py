@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from broken_lazy import BrokenBackend, offset_op
+from broken_lazy import BrokenBackend, BrokenLazyArea, offset_op
 
 
 def _closure_runs_before_graph() -> None:
@@ -92,3 +92,19 @@ rng_ignores_generator = BrokenBackend("rng-ignores-generator", _rng_ignores_gene
 recompiles_every_step = BrokenBackend("recompiles-every-step", _recompiles_every_step)
 scalars_baked_into_graph = BrokenBackend("scalars-baked-into-graph", _scalars_baked_into_graph)
 relu_off_by_a_hundredth = BrokenBackend("relu-off-by-a-hundredth", offset_op("aten::relu", 1e-2))
+
+
+class _NoLoneSyncArea(BrokenLazyArea):
+    """relu off by a hundredth, and sync_multi raising like torch_xla in the analysis."""
+
+    def sync_multi(self, tensors: Any) -> None:
+        raise RuntimeError("Check failed: !buffer->IsDeleted()\n(more C++ context)")
+
+
+class _NoLoneSyncBackend(BrokenBackend):
+    def __init__(self) -> None:
+        self.name = "relu-off-no-lone-sync"
+        self.lazy = _NoLoneSyncArea(offset_op("aten::relu", 1e-2))
+
+
+relu_off_and_no_lone_sync = _NoLoneSyncBackend()
