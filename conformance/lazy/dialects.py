@@ -254,18 +254,20 @@ def canonical(text: str, dialect: str) -> list[CanonicalNode]:
     uploaded or constant) as attributes, not operands, since dialects differ in which
     scalars they make graph inputs; renumber by a walk from the roots in ROOT order.
     """
-    vocabulary = VOCABULARY.get(dialect, {})
+    # ATen's functional names mean the same in every dialect; a dialect's own names
+    # take precedence (torch_xla's ``select`` is a strided slice, not ``select_copy``).
+    vocabulary = {**VOCABULARY["pytorch"], **VOCABULARY.get(dialect, {})}
     order = OPERAND_ORDER.get(dialect, {})
     graph: dict[int, NormalNode] = {}
     for k, (op, outputs, operands, root) in enumerate(normalize(text, dialect)):
         positions = order.get(op)
-        if positions is not None and len(positions) == len(operands):
-            operands = tuple(operands[p] for p in positions)
+        if positions is not None and len(operands) >= len(positions):
+            operands = tuple(operands[p] for p in positions) + operands[len(positions) :]
         graph[k] = (vocabulary.get(op, op), outputs, operands, root)
     rewrite = _REWRITES.get(dialect)
     if rewrite is not None:
         rewrite(graph)
-    through = PASS_THROUGH.get(dialect, frozenset())
+    through = PASS_THROUGH["pytorch"] | PASS_THROUGH.get(dialect, frozenset())
 
     def skipped(node: NormalNode) -> bool:
         op, outputs, operands, _ = node
