@@ -14,6 +14,7 @@ How the contract maps onto torch_xla (each line is a translation, not a workarou
   ``xla::empty_symint``, counted by ``.to("xla")``) are data movement, not recorded
   computation, and keep their ``xla::`` name so that ``lazy::*`` only counts traced ops.
   CPU fallbacks are ``aten::<op>`` in both. Every other counter passes through.
+- Steps: ``torch_xla.sync()`` (``xm.mark_step`` is deprecated).
 - IR text: ``torch_xla._XLAC._get_xla_tensors_text`` prints torch_xla's own dialect
   (``ir_dialect = "torch_xla"``; see ``conformance/lazy/dialects.py``).
 - The save-graphs hook is ``XLA_SAVE_TENSORS_FILE``; torch_xla appends the device
@@ -99,9 +100,9 @@ class TorchXlaLazyArea:
         TorchXlaLazyArea._initialized = True
 
     def mark_step(self) -> None:
-        import torch_xla.core.xla_model as xm
+        import torch_xla
 
-        xm.mark_step()
+        torch_xla.sync()  # xm.mark_step() is deprecated in 2.9 for this
 
     def wait_device_ops(self) -> None:
         import torch_xla.core.xla_model as xm
