@@ -87,7 +87,9 @@ def test_committed_scoreboard_is_generated_from_committed_reports(tmp_path: Path
     """docs/scoreboard.{md,html} are exactly what the scoreboard makes of docs/reports/."""
     from conformance.scoreboard import run
 
-    reports = [ROOT / "docs" / "reports" / f"{name}.json" for name in ("reference", "torch", "torch_xla")]
+    reports = [
+        ROOT / "docs" / "reports" / f"{name}.json" for name in ("reference", "torch", "torch_xla")
+    ]
     written = run(reports, tmp_path / "scoreboard")
     for page in written:
         committed = ROOT / "docs" / page.name
