@@ -72,11 +72,16 @@ def test_xla_dialect_goldens_compare_structurally(run_suite: RunSuite) -> None:
 
 
 def test_xla_dialect_wrong_edges_are_caught(run_suite: RunSuite) -> None:
-    """Structural comparison still fails a graph whose edges are wired wrongly."""
+    """Structural comparison still fails a graph whose edges are wired wrongly.
+
+    (Not maximum_minimum: swapping the operands of both its nodes consistently is a
+    relabeling of its two same-shape inputs, which a structural comparison across
+    dialects, whose leaves print in different orders, cannot and should not tell apart.)
+    """
     run = run_suite(SUITE, "dialect_lazy:xla_text_swapped_edges", "-q")
     assert run.ret != 0, run.text()
     failed = set(run.failed_ids())
-    for name in ("mm", "div_tensors", "maximum_minimum", "sgd_training_step"):
+    for name in ("mm", "div_tensors", "bmm", "cat_dim0", "sgd_training_step"):
         assert f"lazy/test_programs.py::test_ir_text_matches_golden[{name}]" in failed
 
 
