@@ -107,6 +107,11 @@ class LazyArea(Protocol):
         ``"pytorch"`` when :meth:`ir_text` prints PyTorch's lazy IR text (golden files are
         compared byte for byte), or another dialect name such as ``"torch_xla"`` (golden
         files are compared structurally through ``conformance.lazy.dialects``).
+    ``golden_dir`` (optional, not checked at load)
+        A directory of goldens in the backend's own dialect, shipped with the backend:
+        compared byte for byte instead of the suite's PyTorch goldens, and written by
+        ``--accept`` (see ``conformance/lazy/golden.py``). Absent or ``None``: the
+        suite's goldens.
     ``save_graphs_env``
         The environment variable (PyTorch: ``LTC_SAVE_TENSORS_FILE``) that, set to a file
         path before the process starts, makes every sync append a record to that file:

@@ -72,9 +72,45 @@ def test_xla_dialect_goldens_compare_structurally(run_suite: RunSuite) -> None:
 
 
 def test_xla_dialect_wrong_edges_are_caught(run_suite: RunSuite) -> None:
-    """Structural comparison still fails a graph whose edges are wired wrongly."""
+    """Structural comparison still fails a graph whose edges are wired wrongly.
+
+    (Not maximum_minimum: swapping the operands of both its nodes consistently is a
+    relabeling of its two same-shape inputs, which a structural comparison across
+    dialects, whose leaves print in different orders, cannot and should not tell apart.)
+    """
     run = run_suite(SUITE, "dialect_lazy:xla_text_swapped_edges", "-q")
     assert run.ret != 0, run.text()
     failed = set(run.failed_ids())
-    for name in ("mm", "div_tensors", "maximum_minimum", "sgd_training_step"):
+    for name in ("mm", "div_tensors", "bmm", "cat_dim0", "sgd_training_step"):
         assert f"lazy/test_programs.py::test_ir_text_matches_golden[{name}]" in failed
+
+
+GOLDEN_TESTS = ("test_ir_text_matches_golden", "test_attribute_text_matches_golden")
+
+
+def test_backend_goldens_in_its_own_dialect_round_trip(run_suite: RunSuite, tmp_path) -> None:
+    """--accept --golden-dir records torch_xla-dialect goldens; a later run compares them
+    byte for byte, so an edited golden fails exactly its test."""
+    own = tmp_path / "xla-goldens"
+    accept = run_suite(SUITE, "dialect_lazy:xla_text", "-q", "-k", "golden", "--accept",
+                       f"--golden-dir={own}")  # fmt: skip
+    assert accept.ret == 0, accept.text()
+    written = sorted(p.name for p in own.glob("*.txt"))
+    assert len(written) >= 80
+    assert "xla_shape=" in (own / "mm.txt").read_text()  # the backend's dialect, not PyTorch's
+    text = (own / "mm.txt").read_text()
+    # Structurally equal but not byte-equal: a per-backend golden is compared byte for byte.
+    (own / "mm.txt").write_text(text.replace("xla_shape=", "xla_shape ="))
+    run = run_suite(SUITE, "dialect_lazy:xla_text", "-q", "-k", "golden", f"--golden-dir={own}")
+    goldens = {t: o for t, o in run.outcomes.items() if any(g in t for g in GOLDEN_TESTS)}
+    failed = {t for t, o in goldens.items() if o == "failed"}
+    assert failed == {"lazy/test_programs.py::test_ir_text_matches_golden[mm]"}, run.text()
+
+
+def test_accept_into_pytorch_goldens_is_refused_for_another_dialect(run_suite: RunSuite) -> None:
+    """A torch_xla-dialect backend cannot overwrite the suite's PyTorch goldens; the failure
+    names the two ways to record its own."""
+    run = run_suite(SUITE, "dialect_lazy:xla_text", "-q", "-k", "golden and mm", "--accept")
+    assert run.ret != 0
+    assert "cannot accept into them" in run.text()
+    assert "--golden-dir" in run.text()

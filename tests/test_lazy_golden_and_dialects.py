@@ -8,7 +8,13 @@ import pytest
 
 from conformance.lazy import golden
 from conformance.lazy.attribute_programs import ATTRIBUTE_PROGRAMS
-from conformance.lazy.dialects import DialectError, normalize
+from conformance.lazy.dialects import (
+    DialectError,
+    canonical,
+    describe_difference,
+    normalize,
+    same_structure,
+)
 from conformance.lazy.programs import PROGRAMS
 
 PYTORCH_TEXT = """\
@@ -153,3 +159,140 @@ def test_unparseable_line_is_quoted() -> None:
         normalize("IR {\n  what is this\n}\n", "torch_xla")
     with pytest.raises(DialectError, match="unknown IR dialect"):
         normalize(PYTORCH_TEXT, "tvm")
+
+
+# --- canonical form: op vocabulary, pass-through nodes, scalar leaves -------------------
+
+PYTORCH_VIEW_ADD = """\
+IR {
+  %0 = [Long[]] lazy_tensors::device_data(), device=CPU0
+  %1 = [Long[]] lazy_tensors::device_data(), device=CPU0
+  %2 = [Float[4]] lazy_tensors::device_data(), device=CPU0
+  %3 = [Float[2,2]] aten::view_copy(%2), size=2 2
+  %4 = [Float[2,2]] aten::add(%3, %1, %0)
+  %5 = [Float[2,2]] aten::detach_copy(%4), ROOT=0
+}
+"""
+
+XLA_VIEW_ADD = """\
+IR {
+  %0 = f32[4]{0} xla::device_data(), xla_shape=f32[4]{0}
+  %1 = f32[2,2]{1,0} aten::view(%0), xla_shape=f32[2,2]{1,0}
+  %2 = f32[] prim::Constant(), xla_shape=f32[]
+  %3 = f32[] xla::device_data(), xla_shape=f32[]
+  %4 = f32[2,2]{1,0} aten::add(%1, %3, %2), xla_shape=f32[2,2]{1,0}, ROOT=0
+}
+"""
+
+
+def test_same_computation_in_both_vocabularies_is_the_same_structure() -> None:
+    """view_copy/view, a dropped detach_copy, Long[] vs f32[] scalars, leaf order: equal."""
+    assert same_structure(XLA_VIEW_ADD, "torch_xla", PYTORCH_VIEW_ADD, "pytorch")
+    assert canonical(XLA_VIEW_ADD, "torch_xla") == canonical(PYTORCH_VIEW_ADD, "pytorch")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("aten::view(%0)", "aten::permute(%0)"),  # another op
+        ("f32[4]{0} xla::device_data", "f64[4]{0} xla::device_data"),  # a non-scalar dtype
+        ("f32[] xla::device_data()", "f32[1]{0} xla::device_data()"),  # not a scalar leaf
+        ("aten::add(%1, %3, %2)", "aten::add(%1, %1, %2)"),  # a tensor operand instead
+    ],
+)
+def test_canonical_form_still_sees_structure(old: str, new: str) -> None:
+    """The vocabulary and scalar rules do not hide another op, edge, dtype or sharing.
+
+    (Scalar operands are attributes in the canonical form: their position is not compared.)
+    """
+    changed = XLA_VIEW_ADD.replace(old, new)
+    assert changed != XLA_VIEW_ADD
+    assert not same_structure(changed, "torch_xla", PYTORCH_VIEW_ADD, "pytorch")
+
+
+def test_difference_names_the_first_differing_node() -> None:
+    """describe_difference shows both canonical forms from the first node that differs."""
+    changed = XLA_VIEW_ADD.replace("aten::view(%0)", "aten::permute(%0)")
+    message = describe_difference(changed, "torch_xla", PYTORCH_VIEW_ADD, "pytorch")
+    assert "first difference at canonical node %1" in message
+    assert "permute(%0)" in message
+    assert "view(%0)" in message
+
+
+# Texts as torch_xla 2.9 (XLA:CPU) and PyTorch's lazy backend print the same programs.
+XLA_SELECT = """\
+IR {
+  %0 = f32[3,4]{1,0} xla::device_data(), xla_shape=f32[3,4]{1,0}
+  %1 = f32[3,1]{1,0} xla::generic_slice(%0), xla_shape=f32[3,1]{1,0}
+  %2 = f32[3]{0} aten::view(%1), xla_shape=f32[3]{0}, ROOT=0
+}
+"""
+PYTORCH_SELECT = """\
+IR {
+  %0 = [Float[3,4]] lazy_tensors::device_data(), device=CPU0
+  %1 = [Float[3]] aten::select_copy(%0), dim=1, index=1, ROOT=0
+}
+"""
+XLA_CAT = """\
+IR {
+  %0 = f32[] xla::device_data(), xla_shape=f32[]
+  %1 = f32[2,3]{1,0} xla::device_data(), xla_shape=f32[2,3]{1,0}
+  %2 = f32[2,3]{1,0} aten::mul(%1, %0), xla_shape=f32[2,3]{1,0}
+  %3 = f32[4,3]{1,0} aten::cat(%1, %2), xla_shape=f32[4,3]{1,0}, ROOT=0
+}
+"""
+PYTORCH_CAT = """\
+IR {
+  %0 = [Long[]] lazy_tensors::device_data(), device=CPU0
+  %1 = [Float[2,3]] lazy_tensors::device_data(), device=CPU0
+  %2 = [Float[2,3]] aten::mul(%1, %0)
+  %3 = [] lazy_tensors::tensor_list(%1, %2)
+  %4 = [Float[4,3]] aten::cat(%3), dim=0, ROOT=0
+}
+"""
+XLA_LINEAR = """\
+IR {
+  %0 = f32[3]{0} xla::device_data(), xla_shape=f32[3]{0}
+  %1 = f32[3,4]{1,0} xla::device_data(), xla_shape=f32[3,4]{1,0}
+  %2 = f32[4,3]{0,1} aten::permute(%1), xla_shape=f32[4,3]{0,1}
+  %3 = f32[2,4]{1,0} xla::device_data(), xla_shape=f32[2,4]{1,0}
+  %4 = f32[2,3]{1,0} aten::addmm(%3, %2, %0), xla_shape=f32[2,3]{1,0}, ROOT=0
+}
+"""
+PYTORCH_LINEAR = """\
+IR {
+  %0 = [Long[]] lazy_tensors::device_data(), device=CPU0
+  %1 = [Long[]] lazy_tensors::device_data(), device=CPU0
+  %2 = [Float[3,4]] lazy_tensors::device_data(), device=CPU0
+  %3 = [Float[4,3]] aten::t_copy(%2)
+  %4 = [Float[2,4]] lazy_tensors::device_data(), device=CPU0
+  %5 = [Float[3]] lazy_tensors::device_data(), device=CPU0
+  %6 = [Float[2,3]] aten::addmm(%5, %4, %3, %1, %0), ROOT=0
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("xla", "pytorch"),
+    [(XLA_SELECT, PYTORCH_SELECT), (XLA_CAT, PYTORCH_CAT), (XLA_LINEAR, PYTORCH_LINEAR)],
+    ids=["generic_slice+view=select_copy", "tensor_list spliced", "addmm operand order"],
+)
+def test_real_torch_xla_spellings_match_pytorch(xla: str, pytorch: str) -> None:
+    """torch_xla's multi-node select, operand lists and addmm order match PyTorch's graph."""
+    assert same_structure(xla, "torch_xla", pytorch, "pytorch")
+
+
+@pytest.mark.parametrize(
+    ("xla", "old", "new"),
+    [
+        (XLA_SELECT, "f32[3]{0} aten::view", "f32[1,3]{1,0} aten::view"),  # keeps the dim
+        (XLA_CAT, "aten::cat(%1, %2)", "aten::cat(%2, %1)"),  # list order
+        (XLA_LINEAR, "aten::addmm(%3, %2, %0)", "aten::addmm(%2, %3, %0)"),  # mat1/mat2
+    ],
+)
+def test_real_spelling_rules_keep_structure(xla: str, old: str, new: str) -> None:
+    """The same rules do not hide a wrong view shape, list order or matrix order."""
+    changed = xla.replace(old, new)
+    assert changed != xla
+    pytorch = {XLA_SELECT: PYTORCH_SELECT, XLA_CAT: PYTORCH_CAT, XLA_LINEAR: PYTORCH_LINEAR}[xla]
+    assert not same_structure(changed, "torch_xla", pytorch, "pytorch")

@@ -88,11 +88,14 @@ def test_committed_scoreboard_is_generated_from_committed_reports(tmp_path: Path
     """docs/scoreboard.{md,html} are exactly what the scoreboard makes of docs/reports/."""
     from conformance.scoreboard import run
 
-    reports = [ROOT / "docs" / "reports" / f"{name}.json" for name in ("reference", "torch")]
+    reports = [
+        ROOT / "docs" / "reports" / f"{name}.json" for name in ("reference", "torch", "torch_xla")
+    ]
     written = run(reports, tmp_path / "scoreboard")
     for page in written:
         committed = ROOT / "docs" / page.name
         assert page.read_text() == committed.read_text(), (
             f"{committed} is stale: python -m conformance scoreboard "
-            "docs/reports/reference.json docs/reports/torch.json -o docs/scoreboard"
+            "docs/reports/reference.json docs/reports/torch.json docs/reports/torch_xla.json "
+            "-o docs/scoreboard"
         )

@@ -39,9 +39,12 @@ def test_new_graph_compiles(lazy_area: LazyArea) -> None:
     step(lazy_area, 0)
     before = lazy_area.counter_value("UncachedCompile") or 0
     x = torch.rand(7, 3).to(lazy_area.device)
-    (x.t() @ x).relu()
+    # Kept alive: a step executes the graphs of live tensors (a discarded result may be
+    # dropped before the step, as torch_xla does).
+    y = (x.t() @ x).relu()
     lazy_area.mark_step()
     assert (lazy_area.counter_value("UncachedCompile") or 0) > before
+    assert y.shape == (3, 3)
 
 
 def test_cached_program_uses_new_data(lazy_area: LazyArea) -> None:

@@ -12,8 +12,7 @@ import pytest
 
 from conformance.contract import LazyArea
 from conformance.lazy.attribute_programs import ATTRIBUTE_PROGRAMS, KINDS
-from conformance.lazy.dialects import normalize
-from conformance.lazy.golden import accepting, read_golden, write_golden
+from conformance.lazy.golden import check_golden
 
 
 def _kinds(name: str) -> str:
@@ -26,13 +25,4 @@ def test_attribute_text_matches_golden(
 ) -> None:
     """The program's IR text spells its attributes exactly as golden/<program>.txt does."""
     text = lazy_area.ir_text(ATTRIBUTE_PROGRAMS[name](lazy_area.device))
-    if accepting(pytestconfig):
-        if lazy_area.ir_dialect != "pytorch":
-            pytest.fail(f"goldens are PyTorch-dialect text; cannot accept {lazy_area.ir_dialect}")
-        write_golden(name, text)
-        return
-    golden = read_golden(name)
-    if lazy_area.ir_dialect == "pytorch":
-        assert text == golden, f"attributes shown: {_kinds(name)}"
-    else:
-        assert normalize(text, lazy_area.ir_dialect) == normalize(golden, "pytorch")
+    check_golden(lazy_area, name, text, pytestconfig, f"; attributes shown: {_kinds(name)}")

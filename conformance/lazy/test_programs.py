@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conformance.contract import LazyArea
-from conformance.lazy.dialects import normalize
 from conformance.lazy.divergence import assert_close_or_explain
-from conformance.lazy.golden import accepting, read_golden, write_golden
+from conformance.lazy.golden import check_golden
 from conformance.lazy.programs import CASES, Case
 
 ids = [case.name for case in CASES]
@@ -31,14 +30,5 @@ def test_ir_text_matches_golden(
     lazy_area: LazyArea, case: Case, pytestconfig: pytest.Config
 ) -> None:
     """The IR text of the program's outputs, before any step, equals golden/<program>.txt."""
-    text = lazy_area.ir_text(case.fn(lazy_area.device))
-    if accepting(pytestconfig):
-        if lazy_area.ir_dialect != "pytorch":
-            pytest.fail(f"goldens are PyTorch-dialect text; cannot accept {lazy_area.ir_dialect}")
-        write_golden(case.name, text)
-        return
-    golden = read_golden(case.name)
-    if lazy_area.ir_dialect == "pytorch":
-        assert text == golden
-    else:  # another dialect: same ops, dtypes, shapes, edges and roots
-        assert normalize(text, lazy_area.ir_dialect) == normalize(golden, "pytorch")
+    # Byte for byte in the goldens' own dialect, else structurally (golden.py).
+    check_golden(lazy_area, case.name, lazy_area.ir_text(case.fn(lazy_area.device)), pytestconfig)

@@ -1,7 +1,8 @@
 """Lazy backends that print IR in torch_xla's dialect, to exercise structural golden checks.
 
 ``xla_text`` is the reference device with its IR text rewritten the way torch_xla prints
-it (``f32[3,4]{1,0} aten::add(%1, %0), xla_shape=...``) and ``ir_dialect = "torch_xla"``,
+it (``f32[3,4]{1,0} aten::add(%1, %0), xla_shape=...``, ``addmm`` operands in torch_xla's
+order; op names stay ATen's) and ``ir_dialect = "torch_xla"``,
 so the suite compares goldens through the normalizer; ``xla_text_swapped_edges`` also
 swaps the operands of every binary node, which a structural comparison must catch.
 
@@ -44,6 +45,9 @@ def to_xla(text: str, swap_edges: bool = False) -> str:
         shape = shapes[0] if len(shapes) == 1 else "(" + ", ".join(shapes) + ")"
         op = op.replace("lazy_tensors::device_data", "xla::device_data")
         args = [a for a in operands.split(", ") if a]
+        if op == "aten::addmm" and len(args) >= 3:
+            # torch_xla's addmm node takes (mat1, mat2, bias); ATen's (bias, mat1, mat2).
+            args = [args[1], args[2], args[0], *args[3:]]
         if swap_edges and len(args) == 2:
             args.reverse()
         root = re.search(r", ROOT=\d+", rest)
