@@ -1,0 +1,247 @@
+"""Drive the two workers and compare their answers program by program.
+
+:class:`Workers` keeps one worker process per device alive (many programs per process:
+starting ``torch._lazy`` costs far more than running a small program) and sends each
+program to both at once. :func:`difference` says what differs between the answers.
+:func:`check` runs the hypothesis search; :func:`survey` draws programs without
+stopping at the first difference and counts the kinds of difference.
+
+The budget: ``LAZY_DIFF_EXAMPLES`` programs from seed ``LAZY_DIFF_SEED`` (defaults
+:data:`DEFAULT_EXAMPLES`, :data:`DEFAULT_SEED`, what CI runs).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import seed as hypothesis_seed
+
+from tests.lazy_differential.program import Program, programs
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_EXAMPLES = 120
+DEFAULT_SEED = 20261202
+#: Seconds one program may take on one device before its worker counts as hung.
+PROGRAM_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class KnownTorchFailure:
+    """A program shape on which ``torch._lazy`` itself is wrong, and why."""
+
+    pattern: str  # regex searched in the program source
+    symptom: str  # regex searched in torch's error or value message
+    mechanism: str
+
+
+#: Where ``torch._lazy`` (2.13, TorchScript backend) disagrees with CPU: the reference
+#: is checked against CPU alone there (IR text is not compared).
+KNOWN_TORCH_FAILURES: tuple[KnownTorchFailure, ...] = ()
+
+
+class Worker:
+    """One worker process (:mod:`.worker`) for ``backend``; restarted after a crash or hang."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.lazy_differential.worker", self.backend],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        ready = self._read(120.0)
+        if "ready" not in ready:
+            raise RuntimeError(f"the {self.backend} worker did not start: {ready}")
+
+    def send(self, source: str) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"source": source}) + "\n")
+        self.proc.stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        return self._read(PROGRAM_TIMEOUT)
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if line:
+            answer: dict[str, Any] = json.loads(line)
+            return answer
+        hung = not ready
+        self.stop()
+        what = f"hung for {timeout:.0f} s" if hung else "crashed"
+        return {"cpu_error": "", "error": f"the {self.backend} worker {what}", "ir": None}
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+class Workers:
+    """The reference worker and the torch._lazy worker, asked the same program together."""
+
+    def __init__(self) -> None:
+        self.reference, self.torch = Worker("reference"), Worker("torch")
+
+    def ask(self, program: Program) -> tuple[dict[str, Any], dict[str, Any]]:
+        source = program.source()
+        self.reference.send(source)
+        self.torch.send(source)
+        return self.reference.receive(), self.torch.receive()
+
+    def close(self) -> None:
+        self.reference.stop()
+        self.torch.stop()
+
+
+def known_torch_failure(source: str, torch_answer: dict[str, Any]) -> KnownTorchFailure | None:
+    message = torch_answer.get("error") or torch_answer.get("values") or ""
+    for known in KNOWN_TORCH_FAILURES:
+        if re.search(known.pattern, source) and re.search(known.symptom, message):
+            return known
+    return None
+
+
+def difference(
+    program: Program, ref: dict[str, Any], torch_answer: dict[str, Any]
+) -> tuple[str, str]:
+    """(kind, details) of what differs between the two answers; ('', '') when they agree."""
+    if ref.get("error"):
+        return "reference raised", ref["error"]
+    if ref.get("values"):
+        return "reference values differ from CPU", ref["values"]
+    if torch_answer.get("error") or torch_answer.get("values"):
+        known = known_torch_failure(program.source(), torch_answer)
+        if known is not None:
+            return "", ""
+        detail = torch_answer.get("error") or torch_answer.get("values")
+        return (
+            "torch._lazy disagrees with CPU",
+            f"{detail}\n(if torch._lazy is wrong here, add a KnownTorchFailure with the "
+            "mechanism to tests/lazy_differential/driver.py)",
+        )
+    if ref["ir"] != torch_answer["ir"]:
+        diff = "".join(
+            difflib.unified_diff(
+                torch_answer["ir"].splitlines(keepends=True),
+                ref["ir"].splitlines(keepends=True),
+                "torch._lazy",
+                "reference",
+            )
+        )
+        fallbacks = f"reference fallbacks {ref['fallbacks']}, torch {torch_answer['fallbacks']}"
+        return "IR text differs", f"{fallbacks}\n{diff}"
+    return "", ""
+
+
+def _budget() -> tuple[int, int]:
+    examples = int(os.environ.get("LAZY_DIFF_EXAMPLES", DEFAULT_EXAMPLES))
+    seed = int(os.environ.get("LAZY_DIFF_SEED", DEFAULT_SEED))
+    return examples, seed
+
+
+def _searching(
+    examples: int, seed: int, body: Callable[[Program], None]
+) -> Callable[[], None]:
+    """``body`` as a hypothesis test over :func:`programs` with this budget and seed."""
+    configured = settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )(given(programs())(body))
+    return hypothesis_seed(seed)(configured)  # type: ignore[no-any-return]
+
+
+def check(workers: Workers, examples: int | None = None, seed: int | None = None) -> None:
+    """Search programs for a difference; raise AssertionError naming the shrunk program."""
+    default_examples, default_seed = _budget()
+    examples = default_examples if examples is None else examples
+    seed = default_seed if seed is None else seed
+
+    def body(program: Program) -> None:
+        ref, torch_answer = workers.ask(program)
+        if ref.get("cpu_error") or torch_answer.get("cpu_error"):
+            reject()
+        kind, details = difference(program, ref, torch_answer)
+        if kind:
+            raise AssertionError(
+                f"{kind} on this program (inputs via "
+                f"tests.lazy_differential.program.inp):\n\n{program.source()}\n{details}"
+            )
+
+    _searching(examples, seed, body)()
+
+
+def survey(workers: Workers, examples: int, seed: int) -> Counter[str]:
+    """Draw ``examples`` programs; print each difference's first lines; count the kinds."""
+    kinds: Counter[str] = Counter()
+
+    def body(program: Program) -> None:
+        ref, torch_answer = workers.ask(program)
+        if ref.get("cpu_error") or torch_answer.get("cpu_error"):
+            kinds["invalid"] += 1
+            return
+        kind, details = difference(program, ref, torch_answer)
+        kinds[kind or "same"] += 1
+        if kind:
+            print(f"=== {kind}\n{program.source()}{details}\n", flush=True)
+
+    _searching(examples, seed, body)()
+    return kinds
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.lazy_differential",
+        description="Compare the reference lazy device with torch._lazy on random programs.",
+    )
+    default_examples, default_seed = _budget()
+    parser.add_argument("--examples", type=int, default=default_examples)
+    parser.add_argument("--seed", type=int, default=default_seed)
+    parser.add_argument(
+        "--survey", action="store_true", help="report every difference instead of shrinking one"
+    )
+    args = parser.parse_args(argv)
+    workers = Workers()
+    try:
+        if args.survey:
+            print(dict(survey(workers, args.examples, args.seed)))
+            return 0
+        try:
+            check(workers, args.examples, args.seed)
+        except AssertionError as exc:
+            print(exc)
+            return 1
+        print(f"no difference in {args.examples} programs (seed {args.seed})")
+        return 0
+    finally:
+        workers.close()
