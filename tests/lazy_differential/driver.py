@@ -48,7 +48,24 @@ class KnownTorchFailure:
 
 #: Where ``torch._lazy`` (2.13, TorchScript backend) disagrees with CPU: the reference
 #: is checked against CPU alone there (IR text is not compared).
-KNOWN_TORCH_FAILURES: tuple[KnownTorchFailure, ...] = ()
+KNOWN_TORCH_FAILURES: tuple[KnownTorchFailure, ...] = (
+    KnownTorchFailure(
+        r"\.(split|unbind)\(",
+        "crashed",
+        "torch._C._lazy._get_tensors_text segfaults on an output of split/unbind (the "
+        "split_copy/unbind_copy node) before it is synced; syncing first works",
+    ),
+)
+
+#: Fallback counters LTC adds around the ``out=`` variant of an op it falls back on.
+_OUT_HELPERS = frozenset({"copy", "resize_", "_copy_from_and_resize"})
+
+
+def fallback_ops(counters: list[str]) -> set[str]:
+    """``{"eye"}`` for ``["aten::eye.m_out"]``: the ops that fell back, overloads dropped."""
+    names = {c.removeprefix("aten::").split(".")[0] for c in counters}
+    names = {n.removesuffix("_out") for n in names}
+    return names - _OUT_HELPERS
 
 
 class Worker:
@@ -112,7 +129,14 @@ class Workers:
         source = program.source()
         self.reference.send(source)
         self.torch.send(source)
-        return self.reference.receive(), self.torch.receive()
+        ref, torch_answer = self.reference.receive(), self.torch.receive()
+        if torch_answer.get("values") or torch_answer.get("error"):
+            # torch._lazy's answer can depend on what ran before in its process (seen:
+            # wrong values for a plain add after other programs): ask a fresh process.
+            self.torch.stop()
+            self.torch.send(source)
+            torch_answer = dict(self.torch.receive(), retried=True)
+        return ref, torch_answer
 
     def close(self) -> None:
         self.reference.stop()
@@ -145,6 +169,10 @@ def difference(
             f"{detail}\n(if torch._lazy is wrong here, add a KnownTorchFailure with the "
             "mechanism to tests/lazy_differential/driver.py)",
         )
+    if fallback_ops(torch_answer["fallbacks"]) > fallback_ops(ref["fallbacks"]):
+        # torch._lazy falls back on an op the reference lowers: its graph is cut there,
+        # so its IR text cannot match; the reference is checked against CPU alone.
+        return "", ""
     if ref["ir"] != torch_answer["ir"]:
         diff = "".join(
             difflib.unified_diff(
