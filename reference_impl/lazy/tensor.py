@@ -143,8 +143,25 @@ def live_tensors() -> list[LazyTensor]:
 def sync(tensors: Sequence[LazyTensor]) -> None:
     """Execute the pending IR of ``tensors`` (one graph) and give them device data."""
     pending = [t for t in tensors if t.ir is not None]
+    for t, result in zip(pending, _execute(pending), strict=True):
+        t.data_, t.ir = result, None
+
+
+def compute(tensors: Sequence[LazyTensor]) -> list[torch.Tensor]:
+    """The CPU values of ``tensors`` (one graph for the pending ones); their IR stays.
+
+    This is how PyTorch's lazy core reads tensors for a CPU fallback: the graph runs
+    but the tensors keep their IR, so later ops still build on the same nodes.
+    """
+    pending = [t for t in tensors if t.ir is not None]
+    values = dict(zip(map(id, pending), _execute(pending), strict=True))
+    return [values[id(t)] if t.ir is not None else t.data_ for t in tensors]  # type: ignore[misc]
+
+
+def _execute(pending: Sequence[LazyTensor]) -> list[torch.Tensor]:
+    """The values of ``pending`` (tensors with IR), one graph, one result per tensor."""
     if not pending:
-        return
+        return []
     roots: list[Value] = []
     owners: list[int] = []
     index: dict[tuple[int, int], int] = {}
@@ -159,8 +176,7 @@ def sync(tensors: Sequence[LazyTensor]) -> None:
     metrics.increment("SyncedTensorsWithIR", len(pending))
     debug.save_graph(roots)
     results = execute(roots)
-    for t, k in zip(pending, owners, strict=True):
-        t.data_, t.ir = results[k], None
+    return [results[k] for k in owners]
 
 
 def materialize(t: LazyTensor) -> torch.Tensor:
@@ -221,8 +237,8 @@ def fallback(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     metrics.increment(fallback_counter(func))
     # Like PyTorch, bring all inputs to CPU together: one graph, not one per input.
     inputs = [x for x in tree_leaves((args, kwargs)) if isinstance(x, LazyTensor)]
-    sync(inputs)
-    to_cpu = lambda x: materialize(x) if isinstance(x, LazyTensor) else x  # noqa: E731
+    values = dict(zip(map(id, inputs), compute(inputs), strict=True))
+    to_cpu = lambda x: values[id(x)] if isinstance(x, LazyTensor) else x  # noqa: E731
     out = func(*tree_map(to_cpu, args), **tree_map(to_cpu, kwargs))
     outputs = [x for x in tree_leaves(out) if isinstance(x, torch.Tensor)]
     # Each tensor crossing the device boundary is a _to_copy, in and out, as in PyTorch.
