@@ -35,24 +35,24 @@ def _views_stop_aliasing() -> None:
     """Bug: a step gives every user-visible tensor a fresh storage, cutting its views off."""
     import torch
 
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import sync, tensor
 
     wrapped: weakref.WeakSet[torch.Tensor] = weakref.WeakSet()
-    real_wrap, real_sync = tensor.wrap, tensor.sync
+    real_wrap, real_sync = tensor.wrap, sync.sync_tensors
 
     def wrap(inner: Any) -> torch.Tensor:
         out = real_wrap(inner)
         wrapped.add(out)
         return out
 
-    def sync(tensors: Any) -> None:
+    def sync_tensors(tensors: Any) -> None:
         real_sync(tensors)
         for t in list(wrapped):
             torch._sync(t)
             torch._C._unsafe_reset_storage(t)
 
     tensor.wrap = wrap  # type: ignore[assignment]
-    tensor.sync = sync  # type: ignore[assignment]
+    sync.sync_tensors = sync_tensors  # type: ignore[assignment]
 
 
 def _cache_never_hits() -> None:
@@ -66,9 +66,6 @@ def _cache_never_hits() -> None:
         return real(roots, **kwargs)
 
     executor.execute = execute  # type: ignore[assignment]
-    import reference_impl.lazy.tensor as tensor
-
-    tensor.execute = execute  # type: ignore[attr-defined]
 
 
 def _counters_lie() -> None:

@@ -23,9 +23,9 @@ def _float_scalar_takes_tensor_dtype() -> None:
     """
     import torch
 
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
-    real = tensor.record
+    real = lowering.record
 
     def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         first = next((a for a in args if isinstance(a, torch.Tensor)), None)
@@ -33,7 +33,7 @@ def _float_scalar_takes_tensor_dtype() -> None:
             args = tuple(int(a) if type(a) is float else a for a in args)
         return real(func, args, kwargs)
 
-    tensor.record = record  # type: ignore[assignment]
+    lowering.record = record  # type: ignore[assignment]
 
 
 def _mixed_operands_computed_in_first_dtype() -> None:
@@ -68,15 +68,15 @@ def _zero_dim_promotes_like_dimensioned() -> None:
     """
     import torch
 
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
-    real = tensor.output_types
+    real = lowering.output_types
 
     def output_types(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         container, types = real(func, args, kwargs)
-        lazy = [a for a in args if isinstance(a, tensor.LazyTensor)]
+        lazy = [a for a in args if isinstance(a, lowering.LazyTensor)]
         if (
-            tensor.op_name(func) in ARITHMETIC
+            lowering.op_name(func) in ARITHMETIC
             and any(t.dim() == 0 for t in lazy)
             and any(t.dim() > 0 for t in lazy)
         ):
@@ -86,7 +86,7 @@ def _zero_dim_promotes_like_dimensioned() -> None:
             types = tuple((promoted, shape) for _, shape in types)
         return container, types
 
-    tensor.output_types = output_types  # type: ignore[assignment]
+    lowering.output_types = output_types  # type: ignore[assignment]
 
 
 float_scalar_takes_tensor_dtype = BrokenBackend(
