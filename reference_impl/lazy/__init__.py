@@ -129,7 +129,7 @@ def mark_step(device: str = "", wait: bool = False) -> None:
 
     init()
     metrics.increment("MarkStep")
-    sync.sync_tensors(tensor.live_tensors())
+    sync.sync_tensors(tensor.live_tensors(), donate=True)
     reuse.reset_position()
     _async_runner.check()
     pending, _async_closures[:] = list(_async_closures), []

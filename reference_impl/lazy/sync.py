@@ -8,7 +8,7 @@ and re-points each tensor from its IR at the resulting CPU data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -17,11 +17,18 @@ from reference_impl.lazy.ir import Value
 from reference_impl.lazy.tensor import LazyTensor
 
 
-def sync_tensors(tensors: Sequence[LazyTensor]) -> None:
-    """Execute the pending IR of ``tensors`` (one graph) and give them device data."""
+def sync_tensors(tensors: Sequence[LazyTensor], *, donate: bool = False) -> None:
+    """Execute the pending IR of ``tensors`` (one graph) and give them device data.
+
+    With ``donate`` (a step: every pending tensor is in ``tensors``), graph inputs whose
+    data no live lazy tensor holds any more may receive results in place (see
+    :mod:`.executor`): an in-place update of a parameter keeps its storage. Only a step
+    may donate: after a partial sync, pending IR outside the graph may still read them.
+    """
     pending = [t for t in tensors if t.ir is not None]
     if not pending:
         return
+    dead = _dead_data(tensors) if donate else None
     roots: list[Value] = []
     owners: list[int] = []
     index: dict[tuple[int, int], int] = {}
@@ -35,9 +42,30 @@ def sync_tensors(tensors: Sequence[LazyTensor]) -> None:
         owners.append(index[key])
     metrics.increment("SyncedTensorsWithIR", len(pending))
     debug.save_graph(roots)
-    results = executor.execute(roots)
+    results = executor.execute(roots, dead)
     for t, k in zip(pending, owners, strict=True):
         t.data_, t.ir = results[k], None
+
+
+def _dead_data(tensors: Sequence[LazyTensor]) -> Callable[[torch.Tensor], bool]:
+    """Whether a graph input's data is held by no lazy tensor in ``tensors`` (all live ones).
+
+    Device data is only ever shared between lazy tensors (a view run as a view shares
+    its input's storage; copies to CPU are always fresh), and scalar constants, which
+    are 0-dim and never donated. So data whose storage no live tensor holds can only be
+    reached through the graph being executed.
+    """
+    held: set[int] | None = None
+
+    def dead(data: torch.Tensor) -> bool:
+        nonlocal held
+        if held is None:  # computed once, on the first candidate
+            held = {
+                t.data_.untyped_storage().data_ptr() for t in tensors if t.data_ is not None
+            }
+        return data.untyped_storage().data_ptr() not in held
+
+    return dead
 
 
 def materialize(t: LazyTensor) -> torch.Tensor:

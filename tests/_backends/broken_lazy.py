@@ -22,13 +22,15 @@ def _wrong_add() -> None:
     """Bug: a compiled aten::add adds one too many."""
     from reference_impl.lazy import executor
 
-    real = executor.run_node
+    real = executor.kernel
 
-    def run_node(node: Any, inputs: list[Any]) -> Any:
-        out = real(node, inputs)
-        return out + 1 if node.op == "aten::add" else out
+    def kernel(instruction: Any) -> Any:
+        run = real(instruction)
+        if instruction.op != "aten::add":
+            return run
+        return lambda *args, **kwargs: run(*args, **kwargs) + 1
 
-    executor.run_node = run_node  # type: ignore[assignment]
+    executor.kernel = kernel  # type: ignore[assignment]
 
 
 def _views_stop_aliasing() -> None:
@@ -99,13 +101,15 @@ def offset_op(op: str, delta: float) -> Callable[[], None]:
     def patch() -> None:
         from reference_impl.lazy import executor
 
-        real = executor.run_node
+        real = executor.kernel
 
-        def run_node(node: Any, inputs: list[Any]) -> Any:
-            out = real(node, inputs)
-            return out + delta if node.op == op else out
+        def kernel(instruction: Any) -> Any:
+            run = real(instruction)
+            if instruction.op != op:
+                return run
+            return lambda *args, **kwargs: run(*args, **kwargs) + delta
 
-        executor.run_node = run_node  # type: ignore[assignment]
+        executor.kernel = kernel  # type: ignore[assignment]
 
     return patch
 

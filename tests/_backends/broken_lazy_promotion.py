@@ -46,19 +46,24 @@ def _mixed_operands_computed_in_first_dtype() -> None:
 
     from reference_impl.lazy import executor
 
-    real = executor.run_node
+    real = executor.kernel
 
-    def run_node(node: Any, inputs: list[Any]) -> Any:
-        if node.op.removeprefix("aten::") not in ARITHMETIC:
-            return real(node, inputs)
-        tensors = [x for x in inputs if isinstance(x, torch.Tensor) and x.dim() > 0]
-        if len({t.dtype for t in tensors}) < 2 or tensors[0].dtype == torch.bool:
-            return real(node, inputs)
-        first = tensors[0].dtype
-        cast = [x.to(first) if isinstance(x, torch.Tensor) and x.dim() > 0 else x for x in inputs]
-        return real(node, cast).to(node.dtypes[0])
+    def kernel(instruction: Any) -> Any:
+        run = real(instruction)
+        if instruction.op.removeprefix("aten::") not in ARITHMETIC:
+            return run
 
-    executor.run_node = run_node  # type: ignore[assignment]
+        def first_dtype(*args: Any, **kwargs: Any) -> Any:
+            tensors = [x for x in args if isinstance(x, torch.Tensor) and x.dim() > 0]
+            if len({t.dtype for t in tensors}) < 2 or tensors[0].dtype == torch.bool:
+                return run(*args, **kwargs)
+            first = tensors[0].dtype
+            cast = [x.to(first) if isinstance(x, torch.Tensor) and x.dim() > 0 else x for x in args]
+            return run(*cast, **kwargs).to(instruction.dtypes[0])
+
+        return first_dtype
+
+    executor.kernel = kernel  # type: ignore[assignment]
 
 
 def _zero_dim_promotes_like_dimensioned() -> None:

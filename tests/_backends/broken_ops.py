@@ -38,16 +38,20 @@ def _wrong_second_output() -> None:
     """Bug: topk's second output (the indices) is off by one; the values are right."""
     from reference_impl.lazy import executor
 
-    real = executor.run_node
+    real = executor.kernel
 
-    def run_node(node: Any, inputs: list[Any]) -> Any:
-        out = real(node, inputs)
-        if node.op == "aten::topk":
-            values, indices = out
+    def kernel(instruction: Any) -> Any:
+        run = real(instruction)
+        if instruction.op != "aten::topk":
+            return run
+
+        def topk(*args: Any, **kwargs: Any) -> Any:
+            values, indices = run(*args, **kwargs)
             return values, indices + 1
-        return out
 
-    executor.run_node = run_node  # type: ignore[assignment]
+        return topk
+
+    executor.kernel = kernel  # type: ignore[assignment]
 
 
 def _wrong_dtype() -> None:
