@@ -80,10 +80,10 @@ def _generator_advanced_at_step() -> None:
     numbers the device op should have had.
     """
     import reference_impl.lazy as lazy
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
     pending: list[tuple[Any, Any, Any]] = []
-    advance, mark_step = tensor._advance_generators, lazy.mark_step
+    advance, mark_step = lowering._advance_generators, lazy.mark_step
 
     def deferred(func: Any, args: Any, kwargs: Any) -> None:
         pending.append((func, args, kwargs))
@@ -93,7 +93,7 @@ def _generator_advanced_at_step() -> None:
             advance(*pending.pop(0))
         mark_step(device, wait)
 
-    tensor._advance_generators = deferred  # type: ignore[assignment]
+    lowering._advance_generators = deferred  # type: ignore[assignment]
     lazy.mark_step = step  # type: ignore[assignment]
 
 
