@@ -2,7 +2,7 @@
 
 ``torch.empty(..., device="lazy")`` (and everything built on it: ``torch.zeros``,
 ``nn.Linear`` under ``torch.device("lazy")``), ``t.to("lazy")`` (``_copy_from``) and the
-factories the op table marks ``cpu_factory`` reach these kernels. :func:`install`
+factories the op table marks ``factory`` (traced) or ``cpu_factory`` reach these kernels. :func:`install`
 registers them once per process; :func:`installed` says whether it did.
 """
 
@@ -14,7 +14,9 @@ from typing import Any
 
 import torch
 
-from reference_impl.lazy import lowering, metrics, ops, tensor
+from reference_impl.lazy import config, lowering, metrics, ops, reuse, tensor
+from reference_impl.lazy.executor import Operand, ScalarOperand
+from reference_impl.lazy.ir import Node, device_data
 from reference_impl.lazy.tensor import LazyTensor, unwrap
 
 aten = torch.ops.aten
@@ -64,6 +66,45 @@ def _cpu_factory(func: Any) -> Callable[..., torch.Tensor]:
     return kernel
 
 
+def _arange_out(start: Any, end: Any, step: Any, out: torch.Tensor) -> torch.Tensor:
+    return torch.arange(start, end, step, dtype=out.dtype)
+
+
+def _arange(packet: str, overload: str) -> Callable[..., torch.Tensor]:
+    """``torch.arange(..., device="lazy")`` as PyTorch's lazy core traces it.
+
+    Its composite kernel makes an empty tensor on the device and runs
+    ``arange.start_out(start, end, step, out)``, which is lowered: the IR is one
+    ``aten::arange`` node over the three bounds (scalar device data, Long or Double by
+    Python type) and the empty ``out`` tensor (device data of shape ``[0]``).
+    """
+    func = getattr(getattr(aten, packet), overload)
+
+    def kernel(*args: Any, **kwargs: Any) -> torch.Tensor:
+        if config.get_force_fallback() == "aten::arange":
+            return _cpu_factory(func)(*args, **kwargs)
+        bounds = list(args)
+        start, end, step = (
+            (0, bounds[0], 1) if len(bounds) == 1 else (*bounds, 1)[:3]  # type: ignore[assignment]
+        )
+        meta = torch.arange(start, end, step, dtype=kwargs.get("dtype"), device="meta")
+        out = torch.empty(0, dtype=meta.dtype)
+        scalars = [lowering.scalar_data(v).value() for v in (start, end, step)]
+        node = Node(
+            "aten::arange",
+            (*scalars, device_data(out).value()),
+            (),
+            dtypes=(meta.dtype,),
+            shapes=(tuple(meta.shape),),
+            target=_arange_out,
+            template=((ScalarOperand(0), ScalarOperand(1), ScalarOperand(2), Operand(3)), {}),
+        )
+        metrics.increment("lazy::arange_out")
+        return _factory_result(LazyTensor(ir=reuse.intern(node).value()))
+
+    return kernel
+
+
 def _copy_from(src: torch.Tensor, dst: torch.Tensor, non_blocking: bool = False) -> torch.Tensor:
     """Copy a CPU tensor into a lazy one (``torch.tensor(...)`` under the device context)."""
     inner = unwrap(dst)
@@ -89,6 +130,9 @@ def install() -> None:
     library.impl("empty.memory_format", _empty, "Lazy")
     library.impl("empty_strided", _empty_strided, "Lazy")
     library.impl("_copy_from", _copy_from, "Lazy")
+    for packet, overload in ops.TRACED_FACTORIES:
+        name = packet if overload == "default" else f"{packet}.{overload}"
+        library.impl(name, _arange(packet, overload), "Lazy")
     for packet, overload in ops.CPU_FACTORIES:
         name = packet if overload == "default" else f"{packet}.{overload}"
         library.impl(name, _cpu_factory(getattr(getattr(aten, packet), overload)), "Lazy")

@@ -447,6 +447,19 @@ def _alias(t: LazyTensor, *_: Any) -> LazyTensor:
     return LazyTensor(ir=t.value())
 
 
+def _rsub(t: LazyTensor, other: Any, alpha: Any = 1) -> Any:
+    """rsub(self, other, alpha): PyTorch records ``sub(other, self, alpha)``.
+
+    PyTorch's lazy core has no rsub lowering; the composite kernel it runs instead is a
+    subtraction with the operands swapped, so the IR shows ``aten::sub``.
+    """
+    func = aten.rsub.Tensor if isinstance(other, torch.Tensor) else aten.rsub.Scalar
+    if config.get_force_fallback() == "aten::rsub":
+        return fallback(func, (t, other), {"alpha": alpha})
+    _check_bool_sub((t, other))
+    return dispatch_lowered(aten.sub.Tensor, (other, t), {"alpha": alpha})
+
+
 #: Hand-written handlers by the name the op table (:mod:`.ops`) gives in ``handler``.
 HANDLERS: dict[str, Callable[..., Any]] = {
     "copy": copy,
@@ -455,6 +468,7 @@ HANDLERS: dict[str, Callable[..., Any]] = {
     "clone": _clone,
     "item": _item,
     "alias": _alias,
+    "rsub": _rsub,
     "empty_like": _like(None),
     "zeros_like": _like(0),
     "ones_like": _like(1),

@@ -4,7 +4,9 @@ One :class:`Op` row per ATen op (overload packet, ``add`` for ``aten::add``). A 
 
 - ``lowering``: how the device handles the op. ``"traced"``: recorded as one IR node
   whose output types come from the meta device (:func:`.lowering.record`);
-  ``"handler"``: only a hand-written handler (below); ``"cpu_factory"``: a factory computed on CPU
+  ``"handler"``: only a hand-written handler (below); ``"factory"``: a factory traced as
+  one IR node by a kernel for the ``Lazy`` dispatch key (:mod:`.factories`, ``overloads``
+  listed); ``"cpu_factory"``: a factory computed on CPU
   and uploaded (registered for the ``Lazy`` dispatch key, ``overloads`` listed);
   ``None``: no lowering, the op falls back to CPU (``aten::<op>`` counters).
 - ``handler``: the name of a hand-written handler in :data:`.lowering.HANDLERS` that
@@ -32,7 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Lowering = Literal["traced", "handler", "cpu_factory"] | None
+Lowering = Literal["traced", "handler", "factory", "cpu_factory"] | None
 Values = Literal["specified", "random", "uninitialized"]
 
 
@@ -78,10 +80,11 @@ TABLE: tuple[Op, ...] = (
         """
     ),
     Op("sub", dtype_rule="no_bool"),
-    Op("rsub", lowering=None, dtype_rule="no_bool"),
+    Op("rsub", lowering="handler", handler="rsub", overloads=("Scalar", "Tensor")),
     # Linear algebra: CPU rejects mixed dtypes, the meta kernels do not.
     *traced("mm addmm bmm", dtype_rule="same_dtype"),
-    *traced("baddbmm mv addmv dot", lowering=None, dtype_rule="same_dtype"),
+    *traced("baddbmm mv", dtype_rule="same_dtype"),
+    *traced("addmv dot", lowering=None, dtype_rule="same_dtype"),
     # Neural-network kernels and their backwards.
     *traced(
         """
@@ -90,6 +93,25 @@ TABLE: tuple[Op, ...] = (
         _softmax_backward_data
         """
     ),
+    # Lowered by PyTorch's TorchScript lazy backend too (it has a Lazy kernel for each).
+    *traced(
+        """
+        _adaptive_avg_pool2d _adaptive_avg_pool2d_backward _trilinear avg_pool2d
+        avg_pool2d_backward binary_cross_entropy binary_cross_entropy_backward block_diag
+        constant_pad_nd convolution convolution_backward cumsum diag_embed
+        diagonal_backward elu elu_backward flip frac gather glu glu_backward glu_jvp
+        grid_sampler_2d grid_sampler_2d_backward hardsigmoid leaky_relu_backward
+        linalg_pinv log2 log_sigmoid_backward log_sigmoid_forward logdet logsumexp
+        masked_fill max_pool2d_with_indices max_pool2d_with_indices_backward
+        max_pool3d_with_indices max_pool3d_with_indices_backward native_batch_norm
+        native_batch_norm_backward native_dropout_backward native_layer_norm
+        native_layer_norm_backward nll_loss2d_backward nll_loss2d_forward pixel_shuffle
+        pixel_unshuffle remainder repeat select_backward sgn silu slice_backward
+        smooth_l1_loss smooth_l1_loss_backward softplus softplus_backward sort stack std
+        svd threshold trace tril triu trunc
+        """
+    ),
+    Op("_unsafe_view", kernel="_unsafe_view"),
     Op("_to_copy", handler="to_copy"),  # to CPU it leaves the device; else traced
     # Views as functional copies (functionalization hands the device these).
     Op("alias_copy", view="alias"),
@@ -109,7 +131,7 @@ TABLE: tuple[Op, ...] = (
     *traced("unbind_copy split_copy split_with_sizes_copy select_scatter"),
     _symint("slice_scatter"),
     _symint("as_strided_scatter"),
-    _symint("diagonal_scatter", lowering=None),
+    _symint("diagonal_scatter"),
     # Random ops: the generator state is device data (see executor.GeneratorOperand).
     *traced("uniform normal normal_functional bernoulli", values="random"),
     *traced(
@@ -137,8 +159,9 @@ TABLE: tuple[Op, ...] = (
     Op("ones_like", lowering="handler", handler="ones_like"),
     Op("full_like", lowering="handler", handler="full_like"),
     Op("empty_like", lowering="handler", handler="empty_like", values="uninitialized"),
+    # Factories PyTorch's lazy core traces: arange is its out= kernel on an empty tensor.
+    Op("arange", lowering="factory", overloads=("default", "start", "start_step")),
     # Factories whose CPU composite path uses out= ops: computed on CPU, uploaded.
-    Op("arange", lowering="cpu_factory", overloads=("default", "start", "start_step")),
     Op("eye", lowering="cpu_factory", overloads=("default", "m")),
     Op("linspace", lowering="cpu_factory"),
     Op("logspace", lowering="cpu_factory"),
@@ -185,6 +208,14 @@ CPU_FACTORIES: tuple[tuple[str, str], ...] = tuple(
     (row.name, overload)
     for row in TABLE
     if row.lowering == "cpu_factory"
+    for overload in row.overloads
+)
+
+#: ``(packet, overload)`` of each factory traced by a kernel for the ``Lazy`` key.
+TRACED_FACTORIES: tuple[tuple[str, str], ...] = tuple(
+    (row.name, overload)
+    for row in TABLE
+    if row.lowering == "factory"
     for overload in row.overloads
 )
 

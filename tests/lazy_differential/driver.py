@@ -258,9 +258,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--survey", action="store_true", help="report every difference instead of shrinking one"
     )
+    parser.add_argument(
+        "--program",
+        metavar="FILE",
+        help="compare one program (Python source over d and inp, ending in out = [...])",
+    )
     args = parser.parse_args(argv)
     workers = Workers()
     try:
+        if args.program:
+            return _one(workers, Path(args.program).read_text())
         if args.survey:
             print(dict(survey(workers, args.examples, args.seed)))
             return 0
@@ -273,3 +280,25 @@ def main(argv: list[str]) -> int:
         return 0
     finally:
         workers.close()
+
+
+def _one(workers: Workers, source: str) -> int:
+    """Compare one program given as source; print both IR texts and the verdict."""
+    program = _SourceProgram((), (), ())
+    object.__setattr__(program, "text", source)
+    ref, torch_answer = workers.ask(program)
+    for name, answer in (("reference", ref), ("torch._lazy", torch_answer)):
+        print(f"--- {name}: fallbacks {answer.get('fallbacks')}")
+        print(answer.get("ir") or answer.get("error") or answer.get("cpu_error"))
+    kind, details = difference(program, ref, torch_answer)
+    print(f"=== {kind}\n{details}" if kind else "=== same")
+    return 1 if kind else 0
+
+
+class _SourceProgram(Program):
+    """A program given as source text rather than drawn."""
+
+    text: str
+
+    def source(self) -> str:
+        return self.text
