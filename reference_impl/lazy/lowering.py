@@ -261,6 +261,10 @@ def _meta(x: Any) -> Any:
     return x
 
 
+#: Ops whose ``storage_offset`` PyTorch's lazy core records as an operand.
+_STRIDED = frozenset({"as_strided_copy", "as_strided_scatter"})
+
+
 def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Record ``func`` as one IR node; its output types come from the meta device."""
     name = op_name(func)
@@ -300,6 +304,12 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             slot = GeneratorOperand(len(operands) - 1)
             attrs.append((arg.name, f"torch.Generator(seed={value.initial_seed()})"))
             advance_generator = True
+        elif name in _STRIDED and arg.name == "storage_offset":
+            # PyTorch records an explicit storage offset as a prim::Constant operand
+            # (and an absent one not at all).
+            if value is not None:
+                operands.append(constant(value).value())
+            slot = None if value is None else Operand(len(operands) - 1)
         elif name in ("slice_copy", "slice_scatter") and arg.name in ("start", "end", "step"):
             deferred_constants.append(value)
             slot = None  # filled below
@@ -447,6 +457,13 @@ def _alias(t: LazyTensor, *_: Any) -> LazyTensor:
     return LazyTensor(ir=t.value())
 
 
+def _unsafe_view(t: LazyTensor, size: Sequence[int]) -> Any:
+    """_unsafe_view(self, size): PyTorch's lazy core records it as ``view_copy``."""
+    if config.get_force_fallback() == "aten::_unsafe_view":
+        return fallback(aten._unsafe_view.default, (t, size), {})
+    return dispatch_lowered(aten.view_copy.default, (t, size), {})
+
+
 def _rsub(t: LazyTensor, other: Any, alpha: Any = 1) -> Any:
     """rsub(self, other, alpha): PyTorch records ``sub(other, self, alpha)``.
 
@@ -469,6 +486,7 @@ HANDLERS: dict[str, Callable[..., Any]] = {
     "item": _item,
     "alias": _alias,
     "rsub": _rsub,
+    "unsafe_view": _unsafe_view,
     "empty_like": _like(None),
     "zeros_like": _like(0),
     "ones_like": _like(1),

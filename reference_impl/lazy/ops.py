@@ -101,7 +101,7 @@ TABLE: tuple[Op, ...] = (
         constant_pad_nd convolution convolution_backward cumsum diag_embed
         diagonal_backward elu elu_backward flip frac gather glu glu_backward glu_jvp
         grid_sampler_2d grid_sampler_2d_backward hardsigmoid leaky_relu_backward
-        linalg_pinv log2 log_sigmoid_backward log_sigmoid_forward logdet logsumexp
+        linalg_pinv log2 log_sigmoid_backward log_sigmoid_forward logdet
         masked_fill max_pool2d_with_indices max_pool2d_with_indices_backward
         max_pool3d_with_indices max_pool3d_with_indices_backward native_batch_norm
         native_batch_norm_backward native_dropout_backward native_layer_norm
@@ -111,7 +111,8 @@ TABLE: tuple[Op, ...] = (
         svd threshold trace tril triu trunc
         """
     ),
-    Op("_unsafe_view", kernel="_unsafe_view"),
+    # LTC lowers _unsafe_view as a view_copy node (its IR shows aten::view_copy).
+    Op("_unsafe_view", lowering="handler", handler="unsafe_view"),
     Op("_to_copy", handler="to_copy"),  # to CPU it leaves the device; else traced
     # Views as functional copies (functionalization hands the device these).
     Op("alias_copy", view="alias"),

@@ -55,6 +55,12 @@ KNOWN_TORCH_FAILURES: tuple[KnownTorchFailure, ...] = (
         "torch._C._lazy._get_tensors_text segfaults on an output of split/unbind (the "
         "split_copy/unbind_copy node) before it is synced; syncing first works",
     ),
+    KnownTorchFailure(
+        r"\.split\(",
+        "invalid gradient .* expected device lazy:0 but got cpu",
+        "the backward of split on torch._lazy returns a CPU gradient for the input "
+        "(SumBackward0 'returned an invalid gradient ... expected device lazy:0 but got cpu')",
+    ),
 )
 
 #: Fallback counters LTC adds around the ``out=`` variant of an op it falls back on.
