@@ -74,6 +74,14 @@ def fallback_ops(counters: list[str]) -> set[str]:
     return names - _OUT_HELPERS
 
 
+#: The one difference of the reference known and not yet fixed (tolerated by
+#: :func:`check`, counted by :func:`survey`): a view of a tensor made by ``.to(device)``
+#: (a copy into an empty device tensor) is regenerated from its base on its first use
+#: after creation and again when autograd uses it as a saved tensor, where LTC reuses
+#: the view node it recorded. Values are the same; the IR text records the view twice.
+KNOWN_REFERENCE_DIFFERENCE = "known: the reference records a view twice"
+
+
 class Worker:
     """One worker process (:mod:`.worker`) for ``backend``; restarted after a crash or hang."""
 
@@ -180,6 +188,8 @@ def difference(
         # so its IR text cannot match; the reference is checked against CPU alone.
         return "", ""
     if ref["ir"] != torch_answer["ir"]:
+        if only_views_recomputed(ref["ir"], torch_answer["ir"]):
+            return KNOWN_REFERENCE_DIFFERENCE, ""
         diff = "".join(
             difflib.unified_diff(
                 torch_answer["ir"].splitlines(keepends=True),
@@ -191,6 +201,64 @@ def difference(
         fallbacks = f"reference fallbacks {ref['fallbacks']}, torch {torch_answer['fallbacks']}"
         return "IR text differs", f"{fallbacks}\n{diff}"
     return "", ""
+
+
+#: View ops as functionalization records them (a view regenerated from its base).
+VIEW_OPS = frozenset(
+    f"aten::{name}"
+    for name in """alias_copy as_strided_copy diagonal_copy expand_copy narrow_copy
+    permute_copy select_copy slice_copy squeeze_copy t_copy transpose_copy unsqueeze_copy
+    view_copy""".split()
+)
+_NODE = re.compile(r"^\s*%(\d+) = \[(.*?)\] ([\w:]+)\((.*?)\)(.*)$")
+
+
+def _nodes(text: str) -> tuple[dict[int, tuple[str, str, tuple[int, ...], str]], list[int]]:
+    """Nodes of an IR text by number (types, op, operands, attributes) and the roots."""
+    nodes: dict[int, tuple[str, str, tuple[int, ...], str]] = {}
+    roots: dict[int, int] = {}
+    for line in text.splitlines():
+        m = _NODE.match(line)
+        if m is None:
+            continue
+        k, types, op, operands, rest = m.groups()
+        for root in re.findall(r"ROOT=(\d+)", rest):
+            roots[int(root)] = int(k)
+        attrs = re.sub(r",? ?ROOT=\d+", "", rest)
+        refs = tuple(int(x) for x in re.findall(r"%(\d+)", operands))
+        nodes[int(k)] = (types, op, refs, attrs)
+    return nodes, [roots[i] for i in sorted(roots)]
+
+
+def structure(text: str) -> tuple[Any, ...]:
+    """The graph of an IR text up to shared subexpressions: equal nodes count once.
+
+    Leaves (device data, constants) keep their identity (numbered by first use from
+    the roots); every other node is its op, types, attributes and operands' structure.
+    """
+    nodes, roots = _nodes(text)
+    keys: dict[int, Any] = {}
+    leaves: dict[int, int] = {}
+
+    def key(k: int) -> Any:
+        if k not in keys:
+            types, op, refs, attrs = nodes[k]
+            if not refs and op in ("lazy_tensors::device_data", "prim::Constant"):
+                leaves.setdefault(k, len(leaves))
+                keys[k] = ("leaf", types, op, attrs, leaves[k])
+            else:
+                keys[k] = (types, op, tuple(key(r) for r in refs), attrs)
+        return keys[k]
+
+    return tuple(key(r) for r in roots)
+
+
+def only_views_recomputed(ref_text: str, torch_text: str) -> bool:
+    """Whether the texts differ only in view nodes one of them records twice."""
+    ops = lambda text: sorted(  # noqa: E731
+        op for _, op, _, _ in _nodes(text)[0].values() if op not in VIEW_OPS
+    )
+    return ops(ref_text) == ops(torch_text) and structure(ref_text) == structure(torch_text)
 
 
 def _budget() -> tuple[int, int]:
@@ -224,7 +292,7 @@ def check(workers: Workers, examples: int | None = None, seed: int | None = None
         if ref.get("cpu_error") or torch_answer.get("cpu_error"):
             reject()
         kind, details = difference(program, ref, torch_answer)
-        if kind:
+        if kind and kind != KNOWN_REFERENCE_DIFFERENCE:
             raise AssertionError(
                 f"{kind} on this program (inputs via "
                 f"tests.lazy_differential.program.inp):\n\n{program.source()}\n{details}"
@@ -244,7 +312,7 @@ def survey(workers: Workers, examples: int, seed: int) -> Counter[str]:
             return
         kind, details = difference(program, ref, torch_answer)
         kinds[kind or "same"] += 1
-        if kind:
+        if kind and kind != KNOWN_REFERENCE_DIFFERENCE:
             print(f"=== {kind}\n{program.source()}{details}\n", flush=True)
 
     _searching(examples, seed, body)()
