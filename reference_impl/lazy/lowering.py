@@ -76,12 +76,21 @@ def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             return record(func, args, kwargs)
         except NotImplementedError:
             pass
+    elif name not in ops.ROWS and func._can_decompose() and forced != op_symbol(func):
+        return func.decompose(*args, **kwargs)  # a CompositeImplicitAutograd kernel
     elif name not in ops.ROWS and has_composite(func) and forced != op_symbol(func):
         # PyTorch's lazy core has no kernel of its own for this op, so the dispatcher
         # runs its CompositeExplicitAutograd kernel, whose ops are lowered (or fall back)
         # one by one: the IR shows those ops (isinf is abs and eq). So does the reference.
-        return func._op_dk(_COMPOSITE, *args, **kwargs)
+        try:
+            return func._op_dk(_COMPOSITE, *args, **kwargs)
+        except _Resized:
+            pass  # the kernel resizes an out= tensor on the way: run the whole op on CPU
     return fallback(func, args, kwargs)
+
+
+class _Resized(Exception):
+    """An out= op inside a composite kernel resized its output (see :func:`fallback`)."""
 
 
 _COMPOSITE = torch._C.DispatchKey.CompositeExplicitAutograd
@@ -126,7 +135,6 @@ def written_args(func: Any) -> tuple[tuple[int, str], ...]:
 
 def fallback(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run ``func`` eagerly on CPU and return device data."""
-    metrics.increment(fallback_counter(func))
     # Like PyTorch, bring all inputs to CPU together: one graph, not one per input.
     inputs = [x for x in tree_leaves((args, kwargs)) if isinstance(x, LazyTensor)]
     # Their IR stays (PyTorch reads fallback inputs without syncing them, see sync.compute).
@@ -145,6 +153,11 @@ def fallback(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     to_cpu = lambda x: values[id(x)] if isinstance(x, LazyTensor) else x  # noqa: E731
     out = func(*tree_map(to_cpu, args), **tree_map(to_cpu, kwargs))
     outputs = [x for x in tree_leaves(out) if isinstance(x, torch.Tensor)]
+    if any(values[id(x)].shape != x.shape for x in written):
+        # An out= op resized its output, which a lazy tensor cannot follow (the shape
+        # of a wrapper is fixed): the composite kernel that called it runs on CPU instead.
+        raise _Resized(str(func))
+    metrics.increment(fallback_counter(func))
     # Each tensor crossing the device boundary is a _to_copy, in and out, as in PyTorch.
     metrics.increment("lazy::_to_copy", len(inputs) + len(outputs))
     owners = {id(values[id(x)]): x for x in written}

@@ -108,7 +108,8 @@ TABLE: tuple[Op, ...] = (
         native_layer_norm_backward nll_loss2d_backward nll_loss2d_forward pixel_shuffle
         pixel_unshuffle remainder repeat select_backward sgn silu slice_backward
         smooth_l1_loss smooth_l1_loss_backward softplus softplus_backward sort stack std
-        svd threshold trace tril triu trunc
+        svd threshold trace tril triu trunc unfold_copy scatter_add upsample_bilinear2d
+        upsample_bilinear2d_backward upsample_nearest2d upsample_nearest2d_backward
         """
     ),
     # LTC lowers _unsafe_view as a view_copy node (its IR shows aten::view_copy).
