@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("hypothesis", reason="install the dev extra: pip install -e '.[dev]'")
 
-from tests.lazy_differential import driver  # noqa: E402
-from tests.lazy_differential.program import Input, Program  # noqa: E402
+from tests.lazy_differential import driver
+from tests.lazy_differential.program import Input, Program
 
 
 @pytest.fixture(scope="module")

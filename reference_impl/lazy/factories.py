@@ -2,8 +2,9 @@
 
 ``torch.empty(..., device="lazy")`` (and everything built on it: ``torch.zeros``,
 ``nn.Linear`` under ``torch.device("lazy")``), ``t.to("lazy")`` (``_copy_from``) and the
-factories the op table marks ``factory`` (traced) or ``cpu_factory`` reach these kernels. :func:`install`
-registers them once per process; :func:`installed` says whether it did.
+factories the op table marks ``factory`` (traced) or ``cpu_factory`` reach these
+kernels. :func:`install` registers them once per process; :func:`installed` says
+whether it did.
 """
 
 from __future__ import annotations
@@ -84,9 +85,7 @@ def _arange(packet: str, overload: str) -> Callable[..., torch.Tensor]:
         if config.get_force_fallback() == "aten::arange":
             return _cpu_factory(func)(*args, **kwargs)
         bounds = list(args)
-        start, end, step = (
-            (0, bounds[0], 1) if len(bounds) == 1 else (*bounds, 1)[:3]  # type: ignore[assignment]
-        )
+        start, end, step = (0, bounds[0], 1) if len(bounds) == 1 else (*bounds, 1)[:3]
         meta = torch.arange(start, end, step, dtype=kwargs.get("dtype"), device="meta")
         out = torch.empty(0, dtype=meta.dtype)
         scalars = [lowering.scalar_data(v).value() for v in (start, end, step)]

@@ -105,15 +105,13 @@ def _mutating(func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any
     packet = getattr(aten, functional_name, None) if functional_name else None
     overload = func._overloadname
     functional = getattr(packet, overload, None) if packet is not None else None
-    if functional is not None and (functional_name in ops.LOWERED or functional in SPECIAL):
-        if config.get_force_fallback() != op_symbol(func):
-            self = args[0]
-            result = dispatch(functional, args, kwargs)
-            if isinstance(result, LazyTensor) and result.shape == self.shape:
-                self.ir, self.data_ = result.ir, result.data_
-                if result.ir is None and result.data_ is None:  # pragma: no cover
-                    raise AssertionError("a lazy tensor without value")
-                return self
+    lowered = functional is not None and (functional_name in ops.LOWERED or functional in SPECIAL)
+    if lowered and config.get_force_fallback() != op_symbol(func):
+        self = args[0]
+        result = dispatch(functional, args, kwargs)
+        if isinstance(result, LazyTensor) and result.shape == self.shape:
+            self.ir, self.data_ = result.ir, result.data_
+            return self
     return fallback(func, args, kwargs)
 
 

@@ -215,10 +215,7 @@ CPU_FACTORIES: tuple[tuple[str, str], ...] = tuple(
 
 #: ``(packet, overload)`` of each factory traced by a kernel for the ``Lazy`` key.
 TRACED_FACTORIES: tuple[tuple[str, str], ...] = tuple(
-    (row.name, overload)
-    for row in TABLE
-    if row.lowering == "factory"
-    for overload in row.overloads
+    (row.name, overload) for row in TABLE if row.lowering == "factory" for overload in row.overloads
 )
 
 #: ``(packet, overload, handler name)`` of each op with a hand-written handler.

@@ -107,7 +107,8 @@ class Worker:
     def send(self, source: str) -> None:
         if self.proc is None or self.proc.poll() is not None:
             self.start()
-        assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc is not None
+        assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({"source": source}) + "\n")
         self.proc.stdin.flush()
 
@@ -115,7 +116,8 @@ class Worker:
         return self._read(PROGRAM_TIMEOUT)
 
     def _read(self, timeout: float) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdout is not None
+        assert self.proc is not None
+        assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else ""
         if line:
@@ -206,9 +208,21 @@ def difference(
 #: View ops as functionalization records them (a view regenerated from its base).
 VIEW_OPS = frozenset(
     f"aten::{name}"
-    for name in """alias_copy as_strided_copy diagonal_copy expand_copy narrow_copy
-    permute_copy select_copy slice_copy squeeze_copy t_copy transpose_copy unsqueeze_copy
-    view_copy""".split()
+    for name in [
+        "alias_copy",
+        "as_strided_copy",
+        "diagonal_copy",
+        "expand_copy",
+        "narrow_copy",
+        "permute_copy",
+        "select_copy",
+        "slice_copy",
+        "squeeze_copy",
+        "t_copy",
+        "transpose_copy",
+        "unsqueeze_copy",
+        "view_copy",
+    ]
 )
 _NODE = re.compile(r"^\s*%(\d+) = \[(.*?)\] ([\w:]+)\((.*?)\)(.*)$")
 
@@ -267,9 +281,7 @@ def _budget() -> tuple[int, int]:
     return examples, seed
 
 
-def _searching(
-    examples: int, seed: int, body: Callable[[Program], None]
-) -> Callable[[], None]:
+def _searching(examples: int, seed: int, body: Callable[[Program], None]) -> Callable[[], None]:
     """``body`` as a hypothesis test over :func:`programs` with this budget and seed."""
     configured = settings(
         max_examples=examples,

@@ -36,7 +36,10 @@ def inp(
     dtype: torch.dtype = torch.float32,
     grad: bool = False,
 ) -> torch.Tensor:
-    """A deterministic input made on CPU (floats in [-2, 2), ints in [-3, 5)), moved to ``device``."""
+    """A deterministic input made on CPU, moved to ``device``.
+
+    Floats are in [-2, 2), integers in [-3, 5), bools half true.
+    """
     gen = torch.Generator().manual_seed(1000 + seed)
     if dtype.is_floating_point:
         t = (torch.rand(shape, generator=gen, dtype=torch.float64) * 4 - 2).to(dtype)
@@ -152,9 +155,24 @@ def _mutable(t: torch.Tensor) -> bool:
 
 Rule = Callable[[Draft], str | None]
 
-UNARY = "abs neg exp sin cos tanh sigmoid relu sqrt rsqrt reciprocal ceil floor log".split()
+UNARY = [
+    "abs",
+    "neg",
+    "exp",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "sqrt",
+    "rsqrt",
+    "reciprocal",
+    "ceil",
+    "floor",
+    "log",
+]
 BINARY = ["+", "-", "*", "/"]
-BINARY_FN = "maximum minimum eq lt gt ne ge".split()
+BINARY_FN = ["maximum", "minimum", "eq", "lt", "gt", "ne", "ge"]
 SCALARS = (2, 2.5, -1, 0.5, True)
 
 
@@ -290,10 +308,12 @@ def matmul(p: Draft) -> str | None:
         return None
     a_t = p.env[a]
     b = p.pick(
-        lambda t: _float(t)
-        and t.dim() == a_t.dim()
-        and t.shape[-2] == a_t.shape[-1]
-        and t.dtype == a_t.dtype
+        lambda t: (
+            _float(t)
+            and t.dim() == a_t.dim()
+            and t.shape[-2] == a_t.shape[-1]
+            and t.dtype == a_t.dtype
+        )
     )
     if b is None:
         b = p.pick(lambda t: _float(t) and t.dim() >= 1 and t.shape[-1] == a_t.shape[-1])
