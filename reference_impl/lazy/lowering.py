@@ -67,108 +67,27 @@ def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     _check_all_lazy(func, args, kwargs)
     name = op_name(func)
     forced = config.get_force_fallback()
-    if written_args(func):
-        # Functionalization hands the device functional ops only; in-place and out= ops
-        # reach it from inside composite kernels (below).
-        return _mutating(func, name, args, kwargs)
     if name in ops.LOWERED and not (forced and forced == op_symbol(func)):
         try:
             return record(func, args, kwargs)
         except NotImplementedError:
             pass
-    elif name not in ops.ROWS and func._can_decompose() and forced != op_symbol(func):
-        return func.decompose(*args, **kwargs)  # a CompositeImplicitAutograd kernel
-    elif name not in ops.ROWS and has_composite(func) and forced != op_symbol(func):
-        # PyTorch's lazy core has no kernel of its own for this op, so the dispatcher
-        # runs its CompositeExplicitAutograd kernel, whose ops are lowered (or fall back)
-        # one by one: the IR shows those ops (isinf is abs and eq). So does the reference.
-        try:
-            return func._op_dk(_COMPOSITE, *args, **kwargs)
-        except _Resized:
-            pass  # the kernel resizes an out= tensor on the way: run the whole op on CPU
     return fallback(func, args, kwargs)
-
-
-class _Resized(Exception):
-    """An out= op inside a composite kernel resized its output (see :func:`fallback`)."""
-
-
-_COMPOSITE = torch._C.DispatchKey.CompositeExplicitAutograd
-
-
-def _mutating(func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """An in-place op (``mul_``) is its functional op, whose result becomes ``self``'s value
-    (as PyTorch's lazy in-place kernels do); an out= op, and an in-place op whose
-    functional op is not lowered, falls back to CPU and writes its result back.
-    """
-    functional_name = name[:-1] if name.endswith("_") else None
-    packet = getattr(aten, functional_name, None) if functional_name else None
-    overload = func._overloadname
-    functional = getattr(packet, overload, None) if packet is not None else None
-    lowered = functional is not None and (functional_name in ops.LOWERED or functional in SPECIAL)
-    if lowered and config.get_force_fallback() != op_symbol(func):
-        self = args[0]
-        result = dispatch(functional, args, kwargs)
-        if isinstance(result, LazyTensor) and result.shape == self.shape:
-            self.ir, self.data_ = result.ir, result.data_
-            return self
-    return fallback(func, args, kwargs)
-
-
-@functools.cache
-def has_composite(func: Any) -> bool:
-    """Whether ``func`` has a CompositeExplicitAutograd kernel (which decomposes it)."""
-    return bool(torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), _COMPOSITE))
-
-
-@functools.cache
-def written_args(func: Any) -> tuple[tuple[int, str], ...]:
-    """(position, name) of the arguments ``func`` writes to (``self`` of ``fill_``, ``out``)."""
-    return tuple(
-        (i, a.name)
-        for i, a in enumerate(func._schema.arguments)
-        if a.alias_info is not None and a.alias_info.is_write
-    )
 
 
 def fallback(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run ``func`` eagerly on CPU and return device data."""
+    metrics.increment(fallback_counter(func))
     # Like PyTorch, bring all inputs to CPU together: one graph, not one per input.
     inputs = [x for x in tree_leaves((args, kwargs)) if isinstance(x, LazyTensor)]
     # Their IR stays (PyTorch reads fallback inputs without syncing them, see sync.compute).
     values = dict(zip(map(id, inputs), sync.compute(inputs), strict=True))
-    # An op writing into an argument (an in-place or out= op, as composite kernels run
-    # them) writes into a private copy, which then becomes that lazy tensor's data:
-    # device data may be shared and must stay intact.
-    written = [
-        x
-        for i, name in written_args(func)
-        for x in [args[i] if i < len(args) else kwargs.get(name)]
-        if isinstance(x, LazyTensor)
-    ]
-    for x in written:
-        values[id(x)] = values[id(x)].clone()
     to_cpu = lambda x: values[id(x)] if isinstance(x, LazyTensor) else x  # noqa: E731
     out = func(*tree_map(to_cpu, args), **tree_map(to_cpu, kwargs))
     outputs = [x for x in tree_leaves(out) if isinstance(x, torch.Tensor)]
-    if any(values[id(x)].shape != x.shape for x in written):
-        # An out= op resized its output, which a lazy tensor cannot follow (the shape
-        # of a wrapper is fixed): the composite kernel that called it runs on CPU instead.
-        raise _Resized(str(func))
-    metrics.increment(fallback_counter(func))
     # Each tensor crossing the device boundary is a _to_copy, in and out, as in PyTorch.
     metrics.increment("lazy::_to_copy", len(inputs) + len(outputs))
-    owners = {id(values[id(x)]): x for x in written}
-    for x in written:
-        x.data_, x.ir = values[id(x)], None
-
-    def back(x: Any) -> Any:
-        if not isinstance(x, torch.Tensor):
-            return x
-        owner = owners.get(id(x))  # an in-place op returns the tensor it wrote to
-        return owner if owner is not None else LazyTensor(data=x)
-
-    return tree_map(back, out)
+    return tree_map(lambda x: LazyTensor(data=x) if isinstance(x, torch.Tensor) else x, out)
 
 
 @dataclass(frozen=True)

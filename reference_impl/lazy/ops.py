@@ -94,6 +94,8 @@ TABLE: tuple[Op, ...] = (
         """
     ),
     # Lowered by PyTorch's TorchScript lazy backend too (it has a Lazy kernel for each).
+    # Not native_batch_norm: it writes its running statistics in place, which a traced
+    # node cannot do; it falls back (and writes them) until in-place lowering exists.
     *traced(
         """
         _adaptive_avg_pool2d _adaptive_avg_pool2d_backward _trilinear avg_pool2d
@@ -103,7 +105,7 @@ TABLE: tuple[Op, ...] = (
         grid_sampler_2d grid_sampler_2d_backward hardsigmoid leaky_relu_backward
         linalg_pinv log2 log_sigmoid_backward log_sigmoid_forward logdet
         masked_fill max_pool2d_with_indices max_pool2d_with_indices_backward
-        max_pool3d_with_indices max_pool3d_with_indices_backward native_batch_norm
+        max_pool3d_with_indices max_pool3d_with_indices_backward
         native_batch_norm_backward native_dropout_backward native_layer_norm
         native_layer_norm_backward nll_loss2d_backward nll_loss2d_forward pixel_shuffle
         pixel_unshuffle remainder repeat select_backward sgn silu slice_backward
