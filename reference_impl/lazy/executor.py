@@ -112,9 +112,13 @@ def kernel(instruction: Instruction) -> Callable[..., Any]:
 
     For a donated instruction this is the op's ``out=`` variant.
     """
-    if instruction.out is not None:
-        return _out_variant(instruction.target)
-    return _VIEW_OF_COPY.get(instruction.target, instruction.target)
+    op = (
+        _out_variant(instruction.target)
+        if instruction.out is not None
+        else _VIEW_OF_COPY.get(instruction.target, instruction.target)
+    )
+    # An OpOverload's __call__ only forwards to its C++ callable: call that directly.
+    return getattr(op, "_op", op)
 
 
 @functools.cache

@@ -60,9 +60,7 @@ def _dead_data(tensors: Sequence[LazyTensor]) -> Callable[[torch.Tensor], bool]:
     def dead(data: torch.Tensor) -> bool:
         nonlocal held
         if held is None:  # computed once, on the first candidate
-            held = {
-                t.data_.untyped_storage().data_ptr() for t in tensors if t.data_ is not None
-            }
+            held = {t.data_.untyped_storage().data_ptr() for t in tensors if t.data_ is not None}
         return data.untyped_storage().data_ptr() not in held
 
     return dead
