@@ -159,3 +159,19 @@ def test_program_is_one_generated_function() -> None:
     (program,) = executor._cache.values()
     assert program.source.startswith("def program(inputs):")
     assert len(program.source.strip().splitlines()) == 2 + len(program.instructions) + 1
+
+
+def test_an_update_never_overwrites_an_input_another_leaf_reads() -> None:
+    """An input the user dropped may still be read through a second leaf holding the
+    same data (here ``t`` reaches the graph as two device_data leaves): no result may
+    be written into it."""
+    cpu = torch.arange(12.0).reshape(3, 4) - 5
+
+    def program(t: torch.Tensor) -> list[torch.Tensor]:
+        return [t + 2, t * 2, 2 - t, t / 2, t**2, t > 2, torch.where(t > 0, t, 2)]
+
+    want = program(cpu)
+    got = program(cpu.to("lazy"))  # the device copy of the input is held by no one
+    lazy.mark_step()
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        torch.testing.assert_close(g.cpu(), w, msg=f"result {k}")

@@ -42,7 +42,7 @@ def sync_tensors(tensors: Sequence[LazyTensor], *, donate: bool = False) -> None
         owners.append(index[key])
     metrics.increment("SyncedTensorsWithIR", len(pending))
     debug.save_graph(roots)
-    results = executor.execute(roots, dead)
+    results = executor.execute(roots, dead=dead)
     for t, k in zip(pending, owners, strict=True):
         t.data_, t.ir = results[k], None
 
