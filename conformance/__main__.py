@@ -41,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         "scoreboard",
         help="write a Markdown and a self-contained HTML scoreboard from one or more reports",
     )
-    board.add_argument("reports", type=Path, nargs="+", help="reports, shown side by side")
+    board.add_argument(
+        "reports",
+        type=Path,
+        nargs="+",
+        help="reports, shown side by side (releases of one backend: oldest first)",
+    )
     board.add_argument(
         "-o",
         "--output",

@@ -259,6 +259,7 @@ class ConformanceState:
     collection_errors: list[str] = field(default_factory=list)
     goldens_written: list[str] = field(default_factory=list)
     usage_error: str = ""
+    unattributed_crashes: list[str] = field(default_factory=list)
     watchdog: Watchdog | None = None
     _initial: list[Path] | None = None
 
@@ -359,6 +360,15 @@ class ConformanceState:
             if found is not None:
                 self.recorder.start(*found)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection(self, session: pytest.Session) -> Any:
+        """Keep pytest's own refusal of the command line (a module that does not exist)."""
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            self.usage_error = self.usage_error or " ".join(str(exc).split())
+            raise
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors.append(report.nodeid or "<session>")
@@ -410,6 +420,8 @@ class ConformanceState:
         """xdist's synthetic report (phase ``???``) of a test whose worker crashed."""
         found = self.canonical_from_nodeid(report.nodeid)
         if found is None:
+            if self.targeted:
+                self.unattributed_crashes.append(report.nodeid)
             return
         test_id, area = found
         node = getattr(report, "node", None)
@@ -452,6 +464,14 @@ class ConformanceState:
         elif self.collection_errors:
             status = "collection_error"
             detail = "could not collect " + ", ".join(self.collection_errors[:5])
+        elif exitstatus == pytest.ExitCode.USAGE_ERROR:
+            status, detail = "usage_error", "pytest refused the command line (see its ERROR line)"
+        elif self.unattributed_crashes:
+            status = "crashed"
+            detail = (
+                f"a worker crashed while running {self.unattributed_crashes[-1]}, which no "
+                "suite test matches, so its outcome is not in this report"
+            )
         elif not rec.collected and not rec.results:
             status = "no_tests"
         elif pending or not_started:
@@ -584,6 +604,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Fail fast, before the session starts, on a bad backend, manifest or option.
     _ = state.backend, state.manifest, state.tier, state.full_sample, _default_timeout(config)
     _check_ops(state)
+    _check_suite_modules(state)
     configure_threads(config, config.getoption("conformance_threads"))
     if not _is_worker(config):
         _install_sigterm(config)
@@ -604,6 +625,28 @@ def _set_golden_dir(state: ConformanceState) -> None:
         state.refuse(f"--golden-dir {path} does not exist; create it, or pass --accept to fill it")
     GOLDEN_DIR_OVERRIDE.append(path)
     state.config.add_cleanup(GOLDEN_DIR_OVERRIDE.clear)
+
+
+def _check_suite_modules(state: ConformanceState) -> None:
+    """``--pyargs conformance.<name>`` naming no module of the suite is a usage error.
+
+    pytest refuses such a name only in a plain run; under xdist its workers collect
+    nothing and the run ends as "no tests ran", which says nothing about the typo.
+    """
+    if not state.config.getoption("pyargs", False):
+        return
+    missing = [
+        target
+        for target in (str(arg).split("::", 1)[0] for arg in state.config.args)
+        if target.startswith("conformance.") and not testids.module_exists(target)
+    ]
+    if missing:
+        close = testids.close_module_names(missing[0])
+        hint = f" (close: {', '.join(close)})" if close else ""
+        state.refuse(
+            f"--pyargs {missing[0]}: the suite has no such module{hint}; name an area "
+            "(conformance.fx) or a test module (conformance.fx.test_recompile)"
+        )
 
 
 def _check_ops(state: ConformanceState) -> None:

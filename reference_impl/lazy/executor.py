@@ -112,9 +112,13 @@ def kernel(instruction: Instruction) -> Callable[..., Any]:
 
     For a donated instruction this is the op's ``out=`` variant.
     """
-    if instruction.out is not None:
-        return _out_variant(instruction.target)
-    return _VIEW_OF_COPY.get(instruction.target, instruction.target)
+    op = (
+        _out_variant(instruction.target)
+        if instruction.out is not None
+        else _VIEW_OF_COPY.get(instruction.target, instruction.target)
+    )
+    # An OpOverload's __call__ only forwards to its C++ callable: call that directly.
+    return getattr(op, "_op", op)
 
 
 @functools.cache
@@ -219,15 +223,22 @@ def _lower(order: list[Node], roots: Sequence[Value]) -> _Lowered:
     return _Lowered(inputs, instructions, outputs, leaf_types, len(order))
 
 
-def compile_graph(order: list[Node], roots: Sequence[Value], donate: Sequence[int] = ()) -> Program:
+def compile_graph(
+    order: list[Node],
+    roots: Sequence[Value],
+    donate: Sequence[int] = (),
+    shared: Sequence[int] = (),
+) -> Program:
     """Lower post-ordered ``order`` to a :class:`Program` (no node is kept).
 
     ``donate`` lists input positions whose storage may receive a result (a subset of
-    :func:`donation_candidates`; see the module docstring).
+    :func:`donation_candidates`; see the module docstring); ``shared[p]`` is the first
+    input position holding the same storage as input ``p`` (inputs sharing a storage
+    alias each other).
     """
     low = _lower(order, roots)
     allowed = {low.inputs[p] for p in donate}
-    targets = _donation_targets(low, allowed) if allowed else {}
+    targets = _donation_targets(low, allowed, shared) if allowed else {}
     instructions = [
         instr
         if instr.op in (CONSTANT, TENSOR_LIST)
@@ -289,7 +300,9 @@ def _refs_of(instr: Instruction) -> list[Ref]:
     return found
 
 
-def _donation_targets(low: _Lowered, allowed: set[int]) -> dict[int, int]:
+def _donation_targets(
+    low: _Lowered, allowed: set[int], shared: Sequence[int] = ()
+) -> dict[int, int]:
     """Instruction slot -> input slot (one of ``allowed``) whose storage receives its result.
 
     An input ``s`` receives the result of a
@@ -300,6 +313,11 @@ def _donation_targets(low: _Lowered, allowed: set[int]) -> dict[int, int]:
     instructions, outputs = low.instructions, low.outputs
     # Which input each slot may alias: views (run as views) alias their operand.
     alias: dict[int, set[int]] = {s: {s} for s in low.inputs}
+    for p, q in enumerate(shared):  # inputs holding one storage alias each other
+        if q != p:
+            group = alias[low.inputs[p]] | alias[low.inputs[q]]
+            for slot in group:
+                alias[slot] = group
     position = {instr.slot: k for k, instr in enumerate(instructions)}
     readers: dict[int, list[int]] = {}
     for instr in instructions:
@@ -424,23 +442,34 @@ def execute(
     """Run the graph under ``roots``; compile it first unless its hash is cached.
 
     ``dead(data)`` says whether a graph input's data is held by nothing but this graph:
-    such inputs may receive results (donation). Without it nothing is donated.
+    such inputs may receive results (donation), unless another input shares their
+    storage. Without it nothing is donated.
     """
     order = post_order(roots)
     key = graph_hash(roots, order)
     data = [node.data for node in order if node.op == DEVICE_DATA]
     donate: tuple[int, ...] = ()
+    shared: tuple[int, ...] = ()
     if dead is not None:
         candidates = _candidates.get(key)
         if candidates is None:
             verify(roots)
             candidates = _candidates[key] = donation_candidates(order, roots)
-        donate = tuple(p for p in candidates if dead(data[p]))  # type: ignore[arg-type]
-    program = _cache.get((key, donate))
+        if candidates:
+            donate = tuple(p for p in candidates if dead(data[p]))  # type: ignore[arg-type]
+        if donate:
+            # Two leaves may hold one storage (two lazy tensors of the same data): such
+            # inputs alias each other, which the program must know (part of its key).
+            first: dict[int, int] = {}
+            shared = tuple(
+                first.setdefault(d.untyped_storage().data_ptr(), p)  # type: ignore[union-attr]
+                for p, d in enumerate(data)
+            )
+    program = _cache.get((key, donate, shared))
     if program is None:
         metrics.increment("UncachedCompile")
         verify(roots)
-        program = _cache[(key, donate)] = compile_graph(order, roots, donate)
+        program = _cache[(key, donate, shared)] = compile_graph(order, roots, donate, shared)
     else:
         metrics.increment("CachedCompile")
     return program.run(data)  # type: ignore[arg-type]

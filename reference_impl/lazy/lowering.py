@@ -59,15 +59,52 @@ def _check_all_lazy(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> N
                 raise RuntimeError(f"Input tensor is not a lazy tensor: {item.type()}")
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`dispatch` and :func:`record` need to know about one op overload,
+    worked out from the op table once, when the op is first dispatched."""
+
+    name: str  # overload packet name, "add"
+    symbol: str  # "aten::add"
+    special: Callable[..., Any] | None  # its handler (SPECIAL), if any
+    lowered: bool  # traced as an IR node
+    counter: str  # "lazy::add"
+    same_dtype: bool
+    no_bool: bool
+    slice_bounds: bool  # start/end/step become prim::Constant operands
+    params: tuple[Param, ...]
+
+
+_plans: dict[int, Plan] = {}  # by id(func): OpOverload hashing is slow
+
+
+def plan(func: Any) -> Plan:
+    """The :class:`Plan` of ``func`` (an OpOverload), cached."""
+    found = _plans.get(id(func))
+    if found is None:
+        name = op_name(func)
+        found = _plans[id(func)] = Plan(
+            name,
+            f"aten::{name}",
+            SPECIAL.get(func),
+            name in ops.LOWERED,
+            ops.counter_name(name),
+            name in ops.SAME_DTYPE_OPS,
+            name in ops.NO_BOOL_OPS,
+            name in ("slice_copy", "slice_scatter"),
+            params(func),
+        )
+    return found
+
+
 def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Handle one op on lazy tensors (see the module docstring)."""
-    special = SPECIAL.get(func)
-    if special is not None:
-        return special(*args, **kwargs)
+    p = plan(func)
+    if p.special is not None:
+        return p.special(*args, **kwargs)
     _check_all_lazy(func, args, kwargs)
-    name = op_name(func)
     forced = config.get_force_fallback()
-    if name in ops.LOWERED and not (forced and forced == op_symbol(func)):
+    if p.lowered and not (forced and forced == p.symbol):
         try:
             return record(func, args, kwargs)
         except NotImplementedError:
@@ -121,22 +158,6 @@ def params(func: Any) -> tuple[Param, ...]:
     return found
 
 
-def _bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Param, Any]]:
-    """(schema argument, value) for every argument of ``func``, defaults filled in."""
-    bound = []
-    for i, arg in enumerate(params(func)):
-        if i < len(args) and not arg.kwarg_only:
-            value = args[i]
-        elif arg.name in kwargs:
-            value = kwargs[arg.name]
-        elif arg.has_default:
-            value = arg.default
-        else:
-            raise TypeError(f"{func}: missing argument {arg.name}")
-        bound.append((arg, value))
-    return bound
-
-
 def scalar_data(value: Any, dtype: torch.dtype | None = None) -> Node:
     """A device_data leaf for a Python scalar (Long/Double/Bool unless ``dtype`` is given)."""
     if dtype is None:
@@ -157,17 +178,18 @@ def scalar_data(value: Any, dtype: torch.dtype | None = None) -> Node:
 
 def _check_same_dtype(name: str, args: tuple[Any, ...]) -> None:
     """Raise as CPU does when a matrix product mixes dtypes (checked at trace time)."""
-    tensors = [a for a in args if isinstance(a, LazyTensor)]
+    tensors = [a for a in args if type(a) is LazyTensor]
     if name in ("addmm", "baddbmm", "addmv"):
         tensors = tensors[1:]  # CPU names the two matrix operands
     dtypes = [t.dtype for t in tensors]
-    if len(set(dtypes)) > 1:
-        first, second = (str(d).removeprefix("torch.") for d in dtypes[:2])
-        names = {"float16": "Half", "float32": "Float", "float64": "Double", "bfloat16": "BFloat16"}
-        raise RuntimeError(
-            f"mat1 and mat2 must have the same dtype, but got {names.get(first, first)} and "
-            f"{names.get(second, second)}"
-        )
+    if len(dtypes) < 2 or all(d == dtypes[0] for d in dtypes):
+        return
+    first, second = (str(d).removeprefix("torch.") for d in dtypes[:2])
+    names = {"float16": "Half", "float32": "Float", "float64": "Double", "bfloat16": "BFloat16"}
+    raise RuntimeError(
+        f"mat1 and mat2 must have the same dtype, but got {names.get(first, first)} and "
+        f"{names.get(second, second)}"
+    )
 
 
 def _check_bool_sub(args: tuple[Any, ...]) -> None:
@@ -231,7 +253,11 @@ def output_types(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Ou
     dtypes and non-tensor arguments); tracing the same op again is a dictionary lookup.
     """
     try:
-        key = (func, _signature(args), _signature(tuple(sorted(kwargs.items()))))
+        key = (
+            id(func),  # OpOverloads live for the whole process; hashing them is slow
+            _signature(args),
+            _signature(tuple(sorted(kwargs.items()))) if kwargs else (),
+        )
         cached = _meta_cache.get(key)
     except TypeError:  # an unhashable argument: no caching
         key, cached = None, None
@@ -267,10 +293,11 @@ _STRIDED = frozenset({"as_strided_copy", "as_strided_scatter"})
 
 def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Record ``func`` as one IR node; its output types come from the meta device."""
-    name = op_name(func)
-    if name in ops.SAME_DTYPE_OPS:
+    p = plan(func)
+    name = p.name
+    if p.same_dtype:
         _check_same_dtype(name, args)
-    if name in ops.NO_BOOL_OPS:
+    if p.no_bool:
         _check_bool_sub(args)
     container, types = output_types(func, args, kwargs)
     operands: list[Value] = []
@@ -279,11 +306,24 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     kw_t: dict[str, Any] = {}
     deferred_constants: list[Any] = []
     advance_generator = False
-    for arg, value in _bind(func, args, kwargs):
+    n_args = len(args)
+    for i, arg in enumerate(p.params):
+        # Bind the argument (defaults filled in), then record it.
+        if i < n_args and not arg.kwarg_only:
+            value = args[i]
+        elif arg.name in kwargs:
+            value = kwargs[arg.name]
+        elif arg.has_default:
+            value = arg.default
+        else:
+            raise TypeError(f"{func}: missing argument {arg.name}")
         kind = arg.kind
-        if isinstance(value, LazyTensor):
+        if type(value) is LazyTensor:
             operands.append(value.value())
             slot: Any = Operand(len(operands) - 1)
+        elif isinstance(value, LazyTensor):
+            operands.append(value.value())
+            slot = Operand(len(operands) - 1)
         elif isinstance(value, torch.Tensor):  # a 0-dim CPU tensor (see _check_all_lazy)
             operands.append(device_data(value.detach().clone()).value())
             slot = Operand(len(operands) - 1)
@@ -310,7 +350,7 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             if value is not None:
                 operands.append(constant(value).value())
             slot = None if value is None else Operand(len(operands) - 1)
-        elif name in ("slice_copy", "slice_scatter") and arg.name in ("start", "end", "step"):
+        elif p.slice_bounds and arg.name in ("start", "end", "step"):
             deferred_constants.append(value)
             slot = None  # filled below
         else:
@@ -326,11 +366,11 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         first = len(operands)
         for v in deferred_constants:
             operands.append(constant(v).value())
-        names = [a.name for a in params(func)]
+        names = [a.name for a in p.params]
         for j, arg_name in enumerate(("start", "end", "step")):
             pos_t[names.index(arg_name)] = Operand(first + j)
     node = Node(
-        f"aten::{name}",
+        p.symbol,
         tuple(operands),
         tuple(attrs),
         dtypes=tuple(dtype for dtype, _ in types),
@@ -339,7 +379,7 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         template=(tuple(pos_t), kw_t),
     )
     node = reuse.intern(node)
-    metrics.increment(ops.counter_name(name))
+    metrics.increment(p.counter)
     if advance_generator:
         _advance_generators(func, args, kwargs)
     results = [LazyTensor(ir=node.value(i)) for i in range(len(types))]

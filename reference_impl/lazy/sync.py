@@ -64,7 +64,7 @@ def _execute(
         owners.append(index[key])
     metrics.increment("SyncedTensorsWithIR", len(pending))
     debug.save_graph(roots)
-    results = executor.execute(roots, dead)
+    results = executor.execute(roots, dead=dead)
     return [results[k] for k in owners]
 
 

@@ -34,16 +34,20 @@ from reference_impl.lazy import metrics, reuse
 from reference_impl.lazy.ir import Node, Value, device_data
 
 LAZY = torch.device("lazy", 0)  # PyTorch reports lazy:0 too
-_live: dict[int, weakref.ref[LazyTensor]] = {}
+_live: dict[int, _LiveRef] = {}
 _ids = itertools.count(1)
 
 
-def _on_destroy(uid: int) -> Callable[[object], None]:
-    def callback(_: object) -> None:
-        _live.pop(uid, None)
-        metrics.increment("DestroyLtcTensor")
+class _LiveRef(weakref.ref["LazyTensor"]):
+    """A weak reference to a live lazy tensor that knows the tensor's uid."""
 
-    return callback
+    __slots__ = ("uid",)
+    uid: int
+
+
+def _on_destroy(ref: _LiveRef) -> None:
+    _live.pop(ref.uid, None)
+    metrics.increment("DestroyLtcTensor")
 
 
 def _no_dispatcher(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -72,9 +76,11 @@ class LazyTensor(torch.Tensor):
             raise ValueError("a LazyTensor holds exactly one of ir and data")
         dtype, shape = (ir.dtype, ir.shape) if ir is not None else (data.dtype, data.shape)  # type: ignore[union-attr]
         self = torch.Tensor._make_wrapper_subclass(cls, shape, dtype=dtype, device=LAZY)
-        self.ir, self.data_, self._leaf = ir, data, None
-        self.uid = next(_ids)
-        _live[self.uid] = weakref.ref(self, _on_destroy(self.uid))
+        uid = next(_ids)
+        self.__dict__.update(ir=ir, data_=data, _leaf=None, uid=uid)
+        ref = _LiveRef(self, _on_destroy)
+        ref.uid = uid
+        _live[uid] = ref
         metrics.increment("CreateLtcTensor")
         return self
 

@@ -41,8 +41,8 @@ def _generator_state_frozen_in_cache() -> None:
 
     real = executor.compile_graph
 
-    def compile_graph(order: list[Any], roots: Any) -> Any:
-        program = real(order, roots)
+    def compile_graph(order: list[Any], roots: Any, *args: Any) -> Any:
+        program = real(order, roots, *args)
         frozen = {
             program.inputs.index(slot): leaf.data for slot, leaf in _generator_states(order).items()
         }
@@ -108,8 +108,8 @@ def _default_rng_replayed_in_cache() -> None:
 
     real = executor.compile_graph
 
-    def compile_graph(order: list[Any], roots: Any) -> Any:
-        program = real(order, roots)
+    def compile_graph(order: list[Any], roots: Any, *args: Any) -> Any:
+        program = real(order, roots, *args)
         if any(node.op in RANDOM_OPS for node in order):
             state = torch.get_rng_state()
             run = program.run
