@@ -31,7 +31,7 @@ from hypothesis import seed as hypothesis_seed
 from tests.lazy_differential.program import Program, programs
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_EXAMPLES = 120
+DEFAULT_EXAMPLES = 80
 DEFAULT_SEED = 20261202
 #: Seconds one program may take on one device before its worker counts as hung.
 PROGRAM_TIMEOUT = 60.0
