@@ -28,6 +28,22 @@ def test_reference_matches_torch_lazy_on_random_programs(workers: driver.Workers
     driver.check(workers)
 
 
+def test_a_device_that_falls_back_is_caught() -> None:
+    """On a reference device that runs ``aten::mul`` on CPU the search finds a program.
+
+    The broken device's values still match CPU: only the IR comparison can catch it.
+    """
+    from tests.lazy_differential.worker import FORCE_FALLBACK_ENV
+
+    broken = driver.Workers(reference_env={FORCE_FALLBACK_ENV: "aten::mul"})
+    try:
+        with pytest.raises(AssertionError, match="IR text differs") as caught:
+            driver.check(broken, examples=40, seed=driver.DEFAULT_SEED, shrink=False)
+    finally:
+        broken.close()
+    assert "out = [" in str(caught.value)  # the program is printed as source
+
+
 def test_a_difference_is_reported_with_the_program(workers: driver.Workers) -> None:
     """A program on which the answers differ is reported with its source and the IR diff.
 

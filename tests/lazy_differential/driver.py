@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis import seed as hypothesis_seed
 
 from tests.lazy_differential.program import Program, programs
@@ -85,12 +85,13 @@ KNOWN_REFERENCE_DIFFERENCE = "known: the reference records a view twice"
 class Worker:
     """One worker process (:mod:`.worker`) for ``backend``; restarted after a crash or hang."""
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, env: dict[str, str] | None = None) -> None:
         self.backend = backend
+        self.env = env or {}
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **self.env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.lazy_differential.worker", self.backend],
             stdin=subprocess.PIPE,
@@ -138,8 +139,8 @@ class Worker:
 class Workers:
     """The reference worker and the torch._lazy worker, asked the same program together."""
 
-    def __init__(self) -> None:
-        self.reference, self.torch = Worker("reference"), Worker("torch")
+    def __init__(self, reference_env: dict[str, str] | None = None) -> None:
+        self.reference, self.torch = Worker("reference", reference_env), Worker("torch")
 
     def ask(self, program: Program) -> tuple[dict[str, Any], dict[str, Any]]:
         source = program.source()
@@ -281,10 +282,14 @@ def _budget() -> tuple[int, int]:
     return examples, seed
 
 
-def _searching(examples: int, seed: int, body: Callable[[Program], None]) -> Callable[[], None]:
+def _searching(
+    examples: int, seed: int, body: Callable[[Program], None], *, shrink: bool = True
+) -> Callable[[], None]:
     """``body`` as a hypothesis test over :func:`programs` with this budget and seed."""
+    phases = list(Phase) if shrink else [Phase.explicit, Phase.generate]
     configured = settings(
         max_examples=examples,
+        phases=phases,
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
@@ -293,7 +298,9 @@ def _searching(examples: int, seed: int, body: Callable[[Program], None]) -> Cal
     return hypothesis_seed(seed)(configured)  # type: ignore[no-any-return]
 
 
-def check(workers: Workers, examples: int | None = None, seed: int | None = None) -> None:
+def check(
+    workers: Workers, examples: int | None = None, seed: int | None = None, *, shrink: bool = True
+) -> None:
     """Search programs for a difference; raise AssertionError naming the shrunk program."""
     default_examples, default_seed = _budget()
     examples = default_examples if examples is None else examples
@@ -310,7 +317,7 @@ def check(workers: Workers, examples: int | None = None, seed: int | None = None
                 f"tests.lazy_differential.program.inp):\n\n{program.source()}\n{details}"
             )
 
-    _searching(examples, seed, body)()
+    _searching(examples, seed, body, shrink=shrink)()
 
 
 def survey(workers: Workers, examples: int, seed: int) -> Counter[str]:

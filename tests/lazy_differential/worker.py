@@ -15,12 +15,16 @@ The device is driven through the suite's own backend adapter, as the suite does.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 import torch
 
 from tests.lazy_differential.program import run
+
+#: Names an op (``aten::mul``) the worker's device must run as a CPU fallback.
+FORCE_FALLBACK_ENV = "LAZY_DIFF_FORCE_FALLBACK"
 
 
 def area_for(backend: str) -> Any:
@@ -91,6 +95,9 @@ def answer(area: Any, source: str) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     area = area_for(argv[0] if argv else "reference")
+    forced = os.environ.get(FORCE_FALLBACK_ENV)
+    if forced:  # a deliberately broken device, for the tester's own tests
+        area.set_force_fallback(forced)
     print(json.dumps({"ready": argv[0] if argv else "reference"}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
