@@ -44,9 +44,9 @@ class ReferenceLazyArea:
     @property
     def native_ops(self) -> frozenset[str]:
         """ATen ops the reference lowers (optional contract member): never a CPU fallback."""
-        from reference_impl.lazy.tensor import LOWERED
+        import reference_impl.lazy
 
-        return LOWERED
+        return reference_impl.lazy.native_ops()
 
     save_graphs_env = "LTC_SAVE_TENSORS_FILE"
 
@@ -135,19 +135,19 @@ class ReferenceLazyArea:
         return metrics.counter_value(f"IrNodeReused_{op}") or 0
 
     def ir_text(self, tensors: Sequence[torch.Tensor]) -> str:
-        from reference_impl.lazy import debug
+        import reference_impl.lazy
 
-        return debug.dump_ir(list(tensors), "text")
+        return reference_impl.lazy.ir_text(list(tensors))
 
     def ir_dot(self, tensors: Sequence[torch.Tensor]) -> str:
-        from reference_impl.lazy import debug
+        import reference_impl.lazy
 
-        return debug.dump_ir(list(tensors), "dot")
+        return reference_impl.lazy.ir_dot(list(tensors))
 
     def graph_hash(self, tensors: Sequence[torch.Tensor]) -> str:
-        from reference_impl.lazy import debug, ir
+        import reference_impl.lazy
 
-        return ir.graph_hash(debug.values_of(list(tensors)))
+        return reference_impl.lazy.graph_hash(list(tensors))
 
     def reset_storage(self, tensor: torch.Tensor) -> None:
         import reference_impl.lazy

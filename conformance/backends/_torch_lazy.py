@@ -51,8 +51,8 @@ class TorchLazyArea:
     def init(self) -> None:
         if TorchLazyArea._initialized:
             return
-        reference = sys.modules.get("reference_impl.lazy.tensor")
-        if reference is not None and getattr(reference, "_library", None) is not None:
+        reference = sys.modules.get("reference_impl.lazy")
+        if reference is not None and reference.installed():
             raise RuntimeError(
                 "the reference lazy device is installed in this process; torch._lazy claims "
                 "device 'lazy' too. Run the torch backend in a separate process."

@@ -16,6 +16,7 @@ are compiled together (a fusion) is not found node by node; :func:`explain` says
 
 from __future__ import annotations
 
+import functools
 import os
 import traceback
 from collections.abc import Callable, Sequence
@@ -28,21 +29,12 @@ from torch.utils._pytree import tree_flatten, tree_leaves, tree_map, tree_unflat
 
 from conformance.contract import LazyArea
 from conformance.lazy.dialects import ops
+from reference_impl.lazy import ops as opfacts
 
-#: Ops whose outputs are random or uninitialized: never compared.
-NONDETERMINISTIC = (
-    "empty",
-    "uniform",
-    "normal",
-    "bernoulli",
-    "rand",
-    "dropout",
-    "multinomial",
-    "exponential",
-    "geometric",
-    "cauchy",
-    "log_normal",
-)
+#: Ops whose outputs are random or uninitialized: never compared (matched as words in
+#: the names of torch calls: ``rand`` covers ``torch.rand`` and ``Tensor.random_``).
+#: One shared list: the op table's ``values`` column (:mod:`reference_impl.lazy.ops`).
+NONDETERMINISTIC: tuple[str, ...] = tuple(sorted(opfacts.RANDOM | opfacts.UNINITIALIZED))
 
 #: Inputs with at most this many elements are written into the reproducer verbatim.
 MAX_LITERAL = 512
@@ -80,12 +72,27 @@ class Divergence:
         )
 
 
-def _user_frame() -> str:
+def _program_file(run: Callable[..., object]) -> str | None:
+    """The source file of the program ``run`` (unwrapping partials), if it has one."""
+    while isinstance(run, functools.partial):
+        run = run.func
+    code = getattr(run, "__code__", None) or getattr(type(run).__call__, "__code__", None)
+    return code.co_filename if code is not None else None
+
+
+def _user_frame(program_file: str | None = None) -> str:
+    """The program line making the current call: the innermost frame in the program's
+    file, else the innermost frame outside torch and this module. A backend's own frames
+    (a ``mark_step`` written in Python calling torch) are never in the program's file."""
     frames = traceback.extract_stack()[:-3]
     for frame in reversed(frames):
-        if not frame.filename.startswith(_INTERNAL_DIRS) and "reference_impl" not in frame.filename:
+        if program_file is not None:
+            found = frame.filename == program_file
+        else:
+            found = not frame.filename.startswith(_INTERNAL_DIRS)
+        if found:
             return f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line or ''}".rstrip()
-    return "<unknown>"
+    return "<unknown>" if program_file is None else _user_frame(None)
 
 
 def _literal(t: torch.Tensor, k: int) -> str:
@@ -171,9 +178,16 @@ SKIPPED = ("__get__", "__set__", "__delete__", "backward", "__repr__", "__format
 class _Probe(TorchFunctionMode):
     """Runs each torch call, syncs its outputs at once, and compares them with CPU's."""
 
-    def __init__(self, area: LazyArea, rtol: float | None, atol: float | None) -> None:
+    def __init__(
+        self,
+        area: LazyArea,
+        rtol: float | None,
+        atol: float | None,
+        program_file: str | None = None,
+    ) -> None:
         super().__init__()
         self.area = area
+        self.program_file = program_file
         self.rtol, self.atol = rtol, atol
         self.compared = 0
         self.found: Divergence | None = None
@@ -247,7 +261,7 @@ class _Probe(TorchFunctionMode):
                 op=found[-1] if found else name,
                 call=name,
                 ir=ir,
-                where=_user_frame(),
+                where=_user_frame(self.program_file),
                 mismatch=str(exc),
                 repro=reproducer(
                     name, (list(args), kwargs), (cpu_args, cpu_kwargs), self.area.device
@@ -269,7 +283,7 @@ def first_divergence(
     again). Tolerances default to ``torch.testing.assert_close``'s for the dtype.
     """
     area.mark_step()
-    probe = _Probe(area, rtol, atol)
+    probe = _Probe(area, rtol, atol, _program_file(run))
     try:
         with probe:
             run(area.device)

@@ -50,6 +50,7 @@ from conformance.plugin import (
     state_of,
 )
 from conformance.recorder import OP_TIMEOUT_NOTE
+from reference_impl.lazy import ops as _opfacts
 
 if TYPE_CHECKING:
     import torch
@@ -224,10 +225,8 @@ def _leaves(value: Any) -> tuple[list[Any], Any]:
 
 
 #: Ops whose output values are unspecified (uninitialized memory): only structure,
-#: shapes and dtypes are compared.
-UNSPECIFIED_VALUES = frozenset(
-    {"empty", "empty_like", "empty_permuted", "empty_strided", "new_empty", "new_empty_strided"}
-)
+#: shapes and dtypes are compared. From the op table's ``values`` column.
+UNSPECIFIED_VALUES: frozenset[str] = _opfacts.UNINITIALIZED
 
 #: Ops whose arguments at these positions (0 = first after the input) must stay on CPU
 #: on every device (PyTorch checks it), so the sweep does not move them.

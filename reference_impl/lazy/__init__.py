@@ -4,10 +4,16 @@ Importing this package does not create the device; :func:`init` (or any API belo
 registers the ``lazy`` factory kernels. Never use it in a process that loaded
 ``torch._lazy.ts_backend``: both claim device type ``lazy``.
 
-Modules: :mod:`.ir` (nodes, verifier, graph hash), :mod:`.text` (the IR text contract),
-:mod:`.tensor` (the device), :mod:`.executor` (compile cache and CPU execution),
+Modules, in the order an op flows through them: :mod:`.tensor` (the tensor type),
+:mod:`.lowering` (dispatch: trace, handle or fall back, following the op table
+:mod:`.ops`), :mod:`.factories` (``Lazy`` dispatch key kernels), :mod:`.ir` (nodes,
+verifier, graph hash), :mod:`.sync` (executing pending IR), :mod:`.executor` (compile
+cache and CPU execution); around them :mod:`.text` (the IR text contract),
 :mod:`.metrics`, :mod:`.config`, :mod:`.debug` (also the save-graphs hook),
 :mod:`.extract` (``extract_compiled_graph``), :mod:`.reuse` (IR node reuse).
+
+Besides ``torch._lazy``'s names, adapters use :func:`native_ops`, :func:`installed`,
+:func:`ir_text`, :func:`ir_dot` and :func:`graph_hash`.
 """
 
 from __future__ import annotations
@@ -29,9 +35,14 @@ __all__ = [
     "debug",
     "extract_compiled_graph",
     "get_tensor_id",
+    "graph_hash",
     "init",
+    "installed",
+    "ir_dot",
+    "ir_text",
     "mark_step",
     "metrics",
+    "native_ops",
     "reset_storage",
     "sync_multi",
     "to_cpu",
@@ -88,18 +99,37 @@ _async_runner = _AsyncClosures()
 
 def init() -> None:
     """Make device ``lazy`` usable in this process (idempotent)."""
-    from reference_impl.lazy.tensor import install
+    from reference_impl.lazy import factories
 
-    install()
+    factories.install()
+
+
+def installed() -> bool:
+    """Whether this process made device ``lazy`` the reference device (:func:`init` ran).
+
+    Cheap and import-free when it did not: other devices claiming ``lazy`` (PyTorch's
+    own lazy backend) use it to refuse sharing a process with this one.
+    """
+    import sys
+
+    factories = sys.modules.get("reference_impl.lazy.factories")
+    return factories is not None and bool(factories.installed())
+
+
+def native_ops() -> frozenset[str]:
+    """ATen ops (overload packet names) recorded as IR: never a CPU fallback."""
+    from reference_impl.lazy import ops
+
+    return ops.LOWERED
 
 
 def mark_step(device: str = "", wait: bool = False) -> None:
     """Execute the pending IR of every live lazy tensor, then run the step closures."""
-    from reference_impl.lazy.tensor import live_tensors, sync
+    from reference_impl.lazy import sync, tensor
 
     init()
     metrics.increment("MarkStep")
-    sync(live_tensors())
+    sync.sync_tensors(tensor.live_tensors(), donate=True)
     reuse.reset_position()
     _async_runner.check()
     pending, _async_closures[:] = list(_async_closures), []
@@ -130,9 +160,10 @@ def add_step_closure(
 
 def sync_multi(tensors: Sequence[torch.Tensor], devices: Sequence[str] = ()) -> None:
     """Execute the pending IR of ``tensors`` only (one graph)."""
-    from reference_impl.lazy.tensor import sync, unwrap
+    from reference_impl.lazy import sync
+    from reference_impl.lazy.tensor import unwrap
 
-    sync([unwrap(t) for t in tensors])
+    sync.sync_tensors([unwrap(t) for t in tensors])
 
 
 def to_cpu(tensors: Any, devices: Sequence[str] | None = None) -> Any:
@@ -154,6 +185,23 @@ def extract_compiled_graph(model: Any, example_inputs: Sequence[torch.Tensor]) -
     from reference_impl.lazy.extract import extract_compiled_graph as extract
 
     return extract(model, example_inputs)
+
+
+def ir_text(tensors: Sequence[torch.Tensor]) -> str:
+    """The IR of ``tensors`` in PyTorch's lazy IR text (``torch._C._lazy._get_tensors_text``)."""
+    return debug.dump_ir(list(tensors), "text")
+
+
+def ir_dot(tensors: Sequence[torch.Tensor]) -> str:
+    """The IR of ``tensors`` in Graphviz dot (``torch._C._lazy._get_tensors_dot``)."""
+    return debug.dump_ir(list(tensors), "dot")
+
+
+def graph_hash(tensors: Sequence[torch.Tensor]) -> str:
+    """The compile-cache key of the graph of ``tensors`` (structure only, not data)."""
+    from reference_impl.lazy import ir
+
+    return ir.graph_hash(debug.values_of(list(tensors)))
 
 
 def reset_storage(tensor: torch.Tensor) -> None:

@@ -29,6 +29,7 @@ import torch
 
 from reference_impl.lazy import text
 from reference_impl.lazy.ir import Value
+from reference_impl.lazy.tensor import unwrap
 
 #: Set to a file path to append every synced graph and its Python stack to that file.
 SAVE_GRAPHS_ENV = "LTC_SAVE_TENSORS_FILE"
@@ -36,7 +37,15 @@ SAVE_GRAPHS_ENV = "LTC_SAVE_TENSORS_FILE"
 #: Frames of these files are the device's own machinery, not the user's stack.
 _INTERNAL = tuple(
     os.path.join(os.path.dirname(__file__), name)
-    for name in ("tensor.py", "debug.py", "executor.py", "reuse.py")
+    for name in (
+        "tensor.py",
+        "lowering.py",
+        "factories.py",
+        "sync.py",
+        "debug.py",
+        "executor.py",
+        "reuse.py",
+    )
 )
 
 
@@ -46,8 +55,6 @@ def values_of(tensors: Sequence[torch.Tensor]) -> list[Value]:
     Like PyTorch, pending view updates are *not* applied first: the text of a base tensor
     mutated through a view shows its old value until the base is next used.
     """
-    from reference_impl.lazy.tensor import unwrap
-
     return [unwrap(t, sync=False).value() for t in tensors]
 
 

@@ -29,7 +29,7 @@ class IRError(ValueError):
     """A malformed IR graph; the message names the offending node."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Node:
     """One IR operation. Compared by identity; :func:`graph_hash` compares structure."""
 
@@ -43,6 +43,33 @@ class Node:
     template: Any = field(default=None, repr=False)
     #: The CPU tensor of a device_data leaf.
     data: torch.Tensor | None = field(default=None, repr=False)
+
+    def __init__(
+        self,
+        op: str,
+        operands: tuple[Value, ...] = (),
+        attrs: tuple[tuple[str, Any], ...] = (),
+        dtypes: tuple[torch.dtype, ...] = (),
+        shapes: tuple[tuple[int, ...], ...] = (),
+        target: Any = None,
+        template: Any = None,
+        data: torch.Tensor | None = None,
+    ) -> None:
+        # One store instead of a frozen dataclass's eight: nodes are built for every op.
+        object.__setattr__(
+            self,
+            "__dict__",
+            {
+                "op": op,
+                "operands": operands,
+                "attrs": attrs,
+                "dtypes": dtypes,
+                "shapes": shapes,
+                "target": target,
+                "template": template,
+                "data": data,
+            },
+        )
 
     @property
     def num_outputs(self) -> int:

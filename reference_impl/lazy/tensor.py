@@ -1,76 +1,60 @@
-"""Lazy tensors on device type ``lazy``: a ``torch.Tensor`` wrapper subclass.
+"""The lazy tensor type on device ``lazy``: a ``torch.Tensor`` wrapper subclass.
 
-Layering, outermost first (the same as PyTorch's Lazy Tensor Core):
+Layering, outermost first (the same as PyTorch's Lazy Tensor Core); the device's
+modules follow the flow of one op:
 
 1. What users hold is a *functional wrapper* (``torch._to_functional_tensor``) around a
-   :class:`LazyTensor`. PyTorch's functionalization pass gives views and in-place ops
-   their semantics: it turns them into functional ops (``view_copy``, ``add``,
-   ``slice_scatter``, ...) on the inner tensors and keeps user-visible aliasing.
-2. :class:`LazyTensor` is a wrapper subclass reporting ``device(type='lazy')``. Its
-   ``__torch_dispatch__`` records each functional op as an IR node (:mod:`.ir`) whose
-   output types come from running the op on the meta device. Ops without a lowering,
-   or forced through :mod:`.config`, run eagerly on CPU (``aten::<op>`` counters).
-3. Factories (``torch.empty(..., device="lazy")`` and everything built on it) reach
-   Python kernels registered for the ``Lazy`` dispatch key by :func:`install`.
+   :class:`LazyTensor` (:func:`wrap` / :func:`unwrap`). PyTorch's functionalization
+   pass gives views and in-place ops their semantics: it turns them into functional ops
+   (``view_copy``, ``add``, ``slice_scatter``, ...) on the inner tensors and keeps
+   user-visible aliasing.
+2. :class:`LazyTensor` (this module) reports ``device(type='lazy')``; its
+   ``__torch_dispatch__`` hands each op to :func:`reference_impl.lazy.lowering.dispatch`,
+   which records it as IR (:mod:`.ir`) following the op table (:mod:`.ops`) or runs it
+   on CPU as a fallback.
+3. Factories (``torch.empty(..., device="lazy")`` and everything built on it) reach the
+   Python kernels :mod:`.factories` registers for the ``Lazy`` dispatch key.
+4. :mod:`.sync` executes pending IR (:mod:`.executor`) and swaps it for device data.
 
-A lazy tensor holds either pending IR (``ir``) or device data (``data``, a CPU tensor);
-a sync runs the IR (:mod:`.executor`) and swaps it for data.
+A lazy tensor holds either pending IR (``ir``) or device data (``data_``, a CPU tensor).
+This module knows nothing of dispatch: :mod:`.lowering` installs itself as
+:attr:`LazyTensor.dispatcher` when imported, so the import graph has no cycle.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-from torch.utils._pytree import tree_leaves, tree_map
 
-from reference_impl.lazy import config, debug, metrics, reuse
-from reference_impl.lazy.executor import GeneratorOperand, Operand, ScalarOperand, execute
-from reference_impl.lazy.ir import TENSOR_LIST, Node, Value, constant, device_data
-
-aten = torch.ops.aten
-
-#: Ops (overload packet names) with a lowering; every other op falls back to CPU.
-LOWERED: frozenset[str] = frozenset(
-    """
-    abs add addcdiv addcmul addmm all any bitwise_and bitwise_not bitwise_or bmm cat ceil
-    clamp clamp_min cos detach_copy div embedding embedding_dense_backward eq exp
-    expand_copy floor ge gelu gelu_backward gt index_select le leaky_relu log log_softmax
-    _log_softmax _log_softmax_backward_data logical_not lt max maximum mean min minimum mm
-    mul ne neg nll_loss_forward nll_loss_backward norm permute_copy pow reciprocal relu
-    rsqrt select_copy select_scatter sigmoid sigmoid_backward slice_copy slice_scatter
-    _softmax _softmax_backward_data sqrt squeeze_copy sub sum t_copy tanh tanh_backward
-    threshold_backward topk transpose_copy _to_copy uniform unsqueeze_copy view_copy zero
-    normal normal_functional bernoulli alias_copy as_strided_copy as_strided_scatter
-    diagonal_copy narrow_copy unbind_copy split_copy split_with_sizes_copy
-    """.split()  # noqa: SIM905
-)
-
-#: Ops whose PyTorch lazy kernel is named ``<op>_symint`` (this shows in counter names).
-SYMINT_KERNELS: frozenset[str] = frozenset(
-    """
-    view_copy slice_copy slice_scatter expand_copy narrow_copy
-    as_strided_copy as_strided_scatter diagonal_scatter
-    """.split()  # noqa: SIM905
-)
+from reference_impl.lazy import metrics, reuse
+from reference_impl.lazy.ir import Node, Value, device_data
 
 LAZY = torch.device("lazy", 0)  # PyTorch reports lazy:0 too
-_live: dict[int, weakref.ref[LazyTensor]] = {}
+_live: dict[int, _LiveRef] = {}
 _ids = itertools.count(1)
-_scalar_cache: dict[tuple[Any, ...], torch.Tensor] = {}
 
 
-def _on_destroy(uid: int) -> Callable[[object], None]:
-    def callback(_: object) -> None:
-        _live.pop(uid, None)
-        metrics.increment("DestroyLtcTensor")
+class _LiveRef(weakref.ref["LazyTensor"]):
+    """A weak reference to a live lazy tensor that knows the tensor's uid."""
 
-    return callback
+    __slots__ = ("uid",)
+    uid: int
+
+
+def _on_destroy(ref: _LiveRef) -> None:
+    _live.pop(ref.uid, None)
+    metrics.increment("DestroyLtcTensor")
+
+
+def _no_dispatcher(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    raise RuntimeError(
+        f"{func} on a lazy tensor before the lazy device was initialized: "
+        "call reference_impl.lazy.init() first"
+    )
 
 
 class LazyTensor(torch.Tensor):
@@ -81,15 +65,22 @@ class LazyTensor(torch.Tensor):
     uid: int
     _leaf: Node | None
 
+    #: Handles every op on lazy tensors; set by :mod:`reference_impl.lazy.lowering`.
+    dispatcher: ClassVar[Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]] = staticmethod(
+        _no_dispatcher
+    )
+
     @staticmethod
     def __new__(cls, *, ir: Value | None = None, data: torch.Tensor | None = None) -> LazyTensor:
         if (ir is None) == (data is None):
             raise ValueError("a LazyTensor holds exactly one of ir and data")
         dtype, shape = (ir.dtype, ir.shape) if ir is not None else (data.dtype, data.shape)  # type: ignore[union-attr]
         self = torch.Tensor._make_wrapper_subclass(cls, shape, dtype=dtype, device=LAZY)
-        self.ir, self.data_, self._leaf = ir, data, None
-        self.uid = next(_ids)
-        _live[self.uid] = weakref.ref(self, _on_destroy(self.uid))
+        uid = next(_ids)
+        self.__dict__.update(ir=ir, data_=data, _leaf=None, uid=uid)
+        ref = _LiveRef(self, _on_destroy)
+        ref.uid = uid
+        _live[uid] = ref
         metrics.increment("CreateLtcTensor")
         return self
 
@@ -109,10 +100,7 @@ class LazyTensor(torch.Tensor):
     def __torch_dispatch__(  # type: ignore[override]
         cls, func: Any, types: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
     ) -> Any:
-        return dispatch(func, tuple(args), kwargs or {})
-
-
-# --------------------------------------------------------------------------- wrapping
+        return LazyTensor.dispatcher(func, tuple(args), kwargs or {})
 
 
 def wrap(inner: LazyTensor) -> torch.Tensor:
@@ -138,562 +126,3 @@ def live_tensors() -> list[LazyTensor]:
     """Every lazy tensor still alive, oldest first."""
     refs = list(_live.copy().values())  # one C-level copy: GC callbacks may edit _live
     return [t for t in (r() for r in refs) if t is not None]
-
-
-def sync(tensors: Sequence[LazyTensor]) -> None:
-    """Execute the pending IR of ``tensors`` (one graph) and give them device data."""
-    pending = [t for t in tensors if t.ir is not None]
-    if not pending:
-        return
-    roots: list[Value] = []
-    owners: list[int] = []
-    index: dict[tuple[int, int], int] = {}
-    for t in pending:
-        ir = t.ir
-        assert ir is not None
-        key = (id(ir.node), ir.index)
-        if key not in index:
-            index[key] = len(roots)
-            roots.append(ir)
-        owners.append(index[key])
-    metrics.increment("SyncedTensorsWithIR", len(pending))
-    debug.save_graph(roots)
-    results = execute(roots)
-    for t, k in zip(pending, owners, strict=True):
-        t.data_, t.ir = results[k], None
-
-
-def materialize(t: LazyTensor) -> torch.Tensor:
-    """The CPU value of ``t``, executing its IR if needed."""
-    if t.ir is not None:
-        sync([t])
-    return t.data_  # type: ignore[return-value]
-
-
-# --------------------------------------------------------------------------- dispatch
-
-
-@functools.cache
-def op_name(func: Any) -> str:
-    """``add`` for ``aten.add.Tensor``: the overload packet's name (cached per op)."""
-    return str(func._schema.name.split("::")[-1])
-
-
-def op_symbol(func: Any) -> str:
-    """``aten::add``: the name PyTorch uses for an op in IR and in force-fallback config."""
-    return f"aten::{op_name(func)}"
-
-
-def fallback_counter(func: Any) -> str:
-    """``aten::add.Tensor`` / ``aten::sin``: the counter a CPU fallback increments."""
-    overload = func._overloadname
-    return op_symbol(func) + ("" if overload == "default" else f".{overload}")
-
-
-def _check_all_lazy(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> None:
-    for value in itertools.chain(args, kwargs.values()):
-        items = value if isinstance(value, list | tuple) else (value,)
-        for item in items:
-            if isinstance(item, torch.Tensor) and not isinstance(item, LazyTensor):
-                if item.device.type == "cpu" and item.dim() == 0:
-                    continue  # a 0-dim CPU tensor is a scalar: it is uploaded
-                raise RuntimeError(f"Input tensor is not a lazy tensor: {item.type()}")
-
-
-def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Handle one op on lazy tensors (see the module docstring)."""
-    special = SPECIAL.get(func)
-    if special is not None:
-        return special(*args, **kwargs)
-    _check_all_lazy(func, args, kwargs)
-    name = op_name(func)
-    forced = config.get_force_fallback()
-    if name in LOWERED and not (forced and forced == op_symbol(func)):
-        try:
-            return record(func, args, kwargs)
-        except NotImplementedError:
-            pass
-    return fallback(func, args, kwargs)
-
-
-def fallback(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run ``func`` eagerly on CPU and return device data."""
-    metrics.increment(fallback_counter(func))
-    # Like PyTorch, bring all inputs to CPU together: one graph, not one per input.
-    inputs = [x for x in tree_leaves((args, kwargs)) if isinstance(x, LazyTensor)]
-    sync(inputs)
-    to_cpu = lambda x: materialize(x) if isinstance(x, LazyTensor) else x  # noqa: E731
-    out = func(*tree_map(to_cpu, args), **tree_map(to_cpu, kwargs))
-    outputs = [x for x in tree_leaves(out) if isinstance(x, torch.Tensor)]
-    # Each tensor crossing the device boundary is a _to_copy, in and out, as in PyTorch.
-    metrics.increment("lazy::_to_copy", len(inputs) + len(outputs))
-    return tree_map(lambda x: LazyTensor(data=x) if isinstance(x, torch.Tensor) else x, out)
-
-
-@dataclass(frozen=True)
-class Param:
-    """One schema argument, digested once per op (see :func:`params`)."""
-
-    name: str
-    kind: str  # tensor, tensor_list, scalar or other (see _kind)
-    kwarg_only: bool
-    has_default: bool
-    default: Any
-
-
-_params: dict[Any, tuple[Param, ...]] = {}
-
-
-def params(func: Any) -> tuple[Param, ...]:
-    """The digested schema arguments of ``func`` (cached per op)."""
-    found = _params.get(func)
-    if found is None:
-        found = _params[func] = tuple(
-            Param(
-                a.name,
-                _kind(a.type),
-                a.kwarg_only,
-                a.has_default_value(),
-                a.default_value if a.has_default_value() else None,
-            )
-            for a in func._schema.arguments
-        )
-    return found
-
-
-def _bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Param, Any]]:
-    """(schema argument, value) for every argument of ``func``, defaults filled in."""
-    bound = []
-    for i, arg in enumerate(params(func)):
-        if i < len(args) and not arg.kwarg_only:
-            value = args[i]
-        elif arg.name in kwargs:
-            value = kwargs[arg.name]
-        elif arg.has_default:
-            value = arg.default
-        else:
-            raise TypeError(f"{func}: missing argument {arg.name}")
-        bound.append((arg, value))
-    return bound
-
-
-def scalar_data(value: Any, dtype: torch.dtype | None = None) -> Node:
-    """A device_data leaf for a Python scalar (Long/Double/Bool unless ``dtype`` is given)."""
-    if dtype is None:
-        dtype = (
-            torch.bool
-            if isinstance(value, bool)
-            else torch.int64
-            if isinstance(value, int)
-            else torch.float64
-        )
-    key = (type(value), value, dtype)
-    data = _scalar_cache.get(key)
-    if data is None:
-        metrics.increment("DeviceDataCacheMiss")
-        data = _scalar_cache[key] = torch.tensor(value, dtype=dtype)
-    return reuse.intern(device_data(data))
-
-
-#: Ops whose CPU kernels reject mixed dtypes but whose meta kernels do not check.
-SAME_DTYPE_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm", "mv", "addmv", "dot"})
-
-
-def _check_same_dtype(name: str, args: tuple[Any, ...]) -> None:
-    """Raise as CPU does when a matrix product mixes dtypes (checked at trace time)."""
-    tensors = [a for a in args if isinstance(a, LazyTensor)]
-    if name in ("addmm", "baddbmm", "addmv"):
-        tensors = tensors[1:]  # CPU names the two matrix operands
-    dtypes = [t.dtype for t in tensors]
-    if len(set(dtypes)) > 1:
-        first, second = (str(d).removeprefix("torch.") for d in dtypes[:2])
-        names = {"float16": "Half", "float32": "Float", "float64": "Double", "bfloat16": "BFloat16"}
-        raise RuntimeError(
-            f"mat1 and mat2 must have the same dtype, but got {names.get(first, first)} and "
-            f"{names.get(second, second)}"
-        )
-
-
-def _check_bool_sub(args: tuple[Any, ...]) -> None:
-    """Raise as CPU's ``sub`` does for bool operands (its meta kernel does not check)."""
-    bools = [
-        a.dtype == torch.bool if isinstance(a, torch.Tensor) else isinstance(a, bool)
-        for a in args[:2]
-    ]
-    if all(bools):
-        raise RuntimeError(
-            "Subtraction, the `-` operator, with two bool tensors is not "
-            "supported. Use the `^` or `logical_xor()` operator instead."
-        )
-    if any(bools):
-        raise RuntimeError(
-            "Subtraction, the `-` operator, with a bool tensor is not supported. "
-            "If you are trying to invert a mask, use the `~` or `logical_not()` "
-            "operator instead."
-        )
-
-
-def _kind(schema_type: Any) -> str:
-    """``tensor``, ``tensor_list``, ``scalar`` or ``other`` for a schema argument type."""
-    if isinstance(schema_type, torch.OptionalType):
-        schema_type = schema_type.getElementType()
-    if isinstance(schema_type, torch.TensorType):
-        return "tensor"
-    if isinstance(schema_type, torch.NumberType):
-        return "scalar"
-    if isinstance(schema_type, torch.ListType):
-        element = schema_type.getElementType()
-        if isinstance(element, torch.OptionalType):
-            element = element.getElementType()
-        if isinstance(element, torch.TensorType):
-            return "tensor_list"
-    return "other"
-
-
-OutputTypes = tuple[type | None, tuple[tuple[torch.dtype, tuple[int, ...]], ...]]
-_meta_cache: dict[tuple[Any, ...], OutputTypes] = {}
-
-
-def _signature(x: Any) -> Any:
-    """A hashable stand-in for an argument: what decides the op's output types."""
-    kind = type(x)  # exact-type checks: this runs for every argument of every op
-    if kind is LazyTensor:
-        return (kind, x.shape, x.dtype)
-    if kind is tuple or kind is list:
-        return (kind, *map(_signature, x))
-    if kind is float or kind is int or kind is bool:
-        return (kind, x)
-    if isinstance(x, torch.Tensor):
-        return (torch.Tensor, x.shape, x.dtype, x.device.type)
-    return x
-
-
-def output_types(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> OutputTypes:
-    """(container type or None, (dtype, shape) per output) of ``func`` on these arguments.
-
-    Computed by running the op on the meta device, once per distinct signature (shapes,
-    dtypes and non-tensor arguments); tracing the same op again is a dictionary lookup.
-    """
-    try:
-        key = (func, _signature(args), _signature(tuple(sorted(kwargs.items()))))
-        cached = _meta_cache.get(key)
-    except TypeError:  # an unhashable argument: no caching
-        key, cached = None, None
-    if cached is not None:
-        return cached
-    try:
-        meta_out = func(*tree_map(_meta, args), **tree_map(_meta, kwargs))
-    except Exception as exc:
-        if "meta" in str(exc).lower() and "device" not in str(exc).lower():
-            raise NotImplementedError(str(exc)) from exc
-        raise
-    outputs = list(meta_out) if isinstance(meta_out, list | tuple) else [meta_out]
-    if not all(isinstance(o, torch.Tensor) for o in outputs):
-        raise NotImplementedError(f"{func} returns non-tensors")
-    container = type(meta_out) if isinstance(meta_out, list | tuple) else None
-    result = (container, tuple((o.dtype, tuple(o.shape)) for o in outputs))
-    if key is not None:
-        _meta_cache[key] = result
-    return result
-
-
-def _meta(x: Any) -> Any:
-    if isinstance(x, LazyTensor):
-        return torch.empty(x.shape, dtype=x.dtype, device="meta")
-    if isinstance(x, torch.device) and x.type == "lazy":
-        return torch.device("meta")  # e.g. _to_copy(t, dtype=..., device=lazy)
-    return x
-
-
-def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Record ``func`` as one IR node; its output types come from the meta device."""
-    name = op_name(func)
-    if name in SAME_DTYPE_OPS:
-        _check_same_dtype(name, args)
-    if name in ("sub", "rsub"):
-        _check_bool_sub(args)
-    container, types = output_types(func, args, kwargs)
-    operands: list[Value] = []
-    attrs: list[tuple[str, Any]] = []
-    pos_t: list[Any] = []
-    kw_t: dict[str, Any] = {}
-    deferred_constants: list[Any] = []
-    advance_generator = False
-    for arg, value in _bind(func, args, kwargs):
-        kind = arg.kind
-        if isinstance(value, LazyTensor):
-            operands.append(value.value())
-            slot: Any = Operand(len(operands) - 1)
-        elif isinstance(value, torch.Tensor):  # a 0-dim CPU tensor (see _check_all_lazy)
-            operands.append(device_data(value.detach().clone()).value())
-            slot = Operand(len(operands) - 1)
-        elif kind == "tensor_list" and value is not None:
-            items = [v.value() for v in value]
-            lst = Node(TENSOR_LIST, tuple(items), dtypes=(), shapes=(), target=None, template=None)
-            operands.append(lst.value())
-            slot = Operand(len(operands) - 1)
-        elif (kind == "scalar" or kind == "tensor") and isinstance(value, int | float | bool):
-            # Python numbers (also those passed where a Tensor is expected, as in
-            # ``t * 2.5``) become 0-dim device data, Long/Double/Bool by Python type.
-            operands.append(scalar_data(value).value())
-            slot = ScalarOperand(len(operands) - 1)
-        elif isinstance(value, torch.Generator):
-            # The generator's current state is data (the program is reused for other
-            # states); its seed is an attribute, so it is part of the graph hash.
-            operands.append(device_data(value.get_state()).value())
-            slot = GeneratorOperand(len(operands) - 1)
-            attrs.append((arg.name, f"torch.Generator(seed={value.initial_seed()})"))
-            advance_generator = True
-        elif name in ("slice_copy", "slice_scatter") and arg.name in ("start", "end", "step"):
-            deferred_constants.append(value)
-            slot = None  # filled below
-        else:
-            if arg.name == "device" and value is not None and torch.device(value).type == "lazy":
-                value = None
-            if not (kind in ("tensor", "scalar") and value is None):
-                # Absent optional tensors and scalars are absent operands, not attributes.
-                attrs.append((arg.name, value))
-            slot = value
-        (kw_t.__setitem__(arg.name, slot) if arg.kwarg_only else pos_t.append(slot))
-    if deferred_constants:
-        # PyTorch records slice bounds as prim::Constant operands (start, end, step).
-        first = len(operands)
-        for v in deferred_constants:
-            operands.append(constant(v).value())
-        names = [a.name for a in params(func)]
-        for j, arg_name in enumerate(("start", "end", "step")):
-            pos_t[names.index(arg_name)] = Operand(first + j)
-    node = Node(
-        f"aten::{name}",
-        tuple(operands),
-        tuple(attrs),
-        dtypes=tuple(dtype for dtype, _ in types),
-        shapes=tuple(shape for _, shape in types),
-        target=func,
-        template=(tuple(pos_t), kw_t),
-    )
-    node = reuse.intern(node)
-    metrics.increment(f"lazy::{name}" + ("_symint" if name in SYMINT_KERNELS else ""))
-    if advance_generator:
-        _advance_generators(func, args, kwargs)
-    results = [LazyTensor(ir=node.value(i)) for i in range(len(types))]
-    if container is None:
-        return results[0]
-    return results if container is list else container(results)
-
-
-def _advance_generators(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """Move the generators passed to a recorded random op on, as running it on CPU would.
-
-    The op runs once on scratch CPU tensors of the same types: the user's generator then
-    continues from where CPU's would be, so later draws agree with CPU too.
-    """
-    scratch = lambda x: (  # noqa: E731
-        torch.empty(x.shape, dtype=x.dtype) if isinstance(x, LazyTensor) else x
-    )
-    func(*tree_map(scratch, args), **tree_map(scratch, kwargs))
-
-
-# --------------------------------------------------------------------------- special ops
-
-
-def _copy(dst: LazyTensor, src: torch.Tensor, non_blocking: bool = False) -> LazyTensor:
-    """copy(self, src): device data from a CPU source, an IR alias/conversion from a lazy one."""
-    if not isinstance(src, LazyTensor):
-        metrics.increment("lazy::_to_copy")
-        data = src.detach().to(dst.dtype).expand(dst.shape).clone()
-        return LazyTensor(ir=device_data(data).value())
-    if src.dtype == dst.dtype and src.shape == dst.shape:
-        return LazyTensor(ir=src.value())
-    out: Any = src
-    if src.dtype != dst.dtype:
-        out = dispatch(aten._to_copy.default, (out,), {"dtype": dst.dtype})
-    if tuple(out.shape) != tuple(dst.shape):
-        out = dispatch(aten.expand_copy.default, (out, list(dst.shape)), {})
-    return out
-
-
-def _to_copy(t: LazyTensor, **kwargs: Any) -> Any:
-    device = kwargs.get("device")
-    if device is not None and torch.device(device).type != "lazy":
-        metrics.increment("lazy::_to_copy")
-        cpu_kwargs = {
-            k: v for k, v in kwargs.items() if k not in ("device", "layout", "pin_memory")
-        }
-        # Always a fresh contiguous copy: device data may be shared and must stay intact.
-        if cpu_kwargs.get("memory_format") is None:
-            cpu_kwargs["memory_format"] = torch.contiguous_format
-        return materialize(t).to(device=device, copy=True, **cpu_kwargs)
-    return dispatch_lowered(aten._to_copy.default, (t,), kwargs)
-
-
-def dispatch_lowered(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if config.get_force_fallback() == op_symbol(func):
-        return fallback(func, args, kwargs)
-    return record(func, args, kwargs)
-
-
-def _scalar_expand(value: torch.Tensor, size: list[int], is_scalar_expand: bool) -> torch.Tensor:
-    return value.expand(size).clone()
-
-
-def _fill(t: LazyTensor, value: Any) -> LazyTensor:
-    """fill(self, value): PyTorch records an expand of a scalar (just the scalar for 0-dim)."""
-    if isinstance(value, torch.Tensor):
-        return fallback(aten.fill.Tensor, (t, value), {})
-    if config.get_force_fallback() == "aten::fill_":
-        return fallback(aten.fill.Scalar, (t, value), {})
-    metrics.increment("lazy::fill_")
-    scalar = scalar_data(value, t.dtype)
-    if t.dim() == 0:
-        return LazyTensor(ir=scalar.value())
-    size = list(t.shape)
-    node = Node(
-        "aten::expand",
-        (scalar.value(),),
-        (("size", size), ("is_scalar_expand", True)),
-        dtypes=(t.dtype,),
-        shapes=(tuple(size),),
-        target=_scalar_expand,
-        template=((Operand(0), size, True), {}),
-    )
-    return LazyTensor(ir=node.value())
-
-
-def _clone(t: LazyTensor, memory_format: Any = None) -> LazyTensor:
-    """clone: a new lazy tensor sharing the IR value (values are immutable)."""
-    return LazyTensor(ir=t.value())
-
-
-def _item(t: LazyTensor) -> Any:
-    """``.item()``: a CPU fallback of ``_local_scalar_dense`` (one copy to CPU)."""
-    metrics.increment("aten::_local_scalar_dense")
-    metrics.increment("lazy::_to_copy")
-    return materialize(t).item()
-
-
-def _like(fill: Any) -> Callable[..., LazyTensor]:
-    """``*_like`` factories: an empty lazy tensor, then fill/zero as PyTorch records them."""
-
-    def like(t: LazyTensor, *args: Any, dtype: torch.dtype | None = None, **_: Any) -> LazyTensor:
-        value = args[0] if fill == "full" else fill
-        empty = LazyTensor(data=torch.zeros(t.shape, dtype=dtype or t.dtype))
-        if value is None:
-            return empty
-        if value == 0 and fill == 0:
-            return dispatch(aten.zero.default, (empty,), {})
-        return _fill(empty, value)
-
-    return like
-
-
-def _alias(t: LazyTensor, *_: Any) -> LazyTensor:
-    return LazyTensor(ir=t.value())
-
-
-SPECIAL: dict[Any, Callable[..., Any]] = {
-    aten.copy.default: _copy,
-    aten._to_copy.default: _to_copy,
-    aten.fill.Scalar: _fill,
-    aten.clone.default: _clone,
-    aten._local_scalar_dense.default: _item,
-    aten.detach.default: _alias,
-    aten.alias.default: _alias,
-    aten.lift_fresh.default: _alias,
-    aten.empty_like.default: _like(None),
-    aten.zeros_like.default: _like(0),
-    aten.ones_like.default: _like(1),
-    aten.full_like.default: _like("full"),
-}
-
-
-# --------------------------------------------------------------------------- factories
-
-_library: torch.library.Library | None = None
-
-
-def _factory_result(inner: LazyTensor) -> torch.Tensor:
-    """Wrap a factory's result unless PyTorch's functionalization kernel will wrap it."""
-    functionalize = torch._C.DispatchKey.Functionalize
-    if torch._C._dispatch_tls_is_dispatch_key_excluded(functionalize):
-        return inner
-    return wrap(inner)
-
-
-def _empty(
-    size: Sequence[int],
-    dtype: torch.dtype | None = None,
-    layout: Any = None,
-    device: Any = None,
-    pin_memory: Any = None,
-    memory_format: Any = None,
-) -> torch.Tensor:
-    dtype = dtype if dtype is not None else torch.get_default_dtype()
-    return _factory_result(LazyTensor(data=torch.zeros(list(size), dtype=dtype)))
-
-
-def _empty_strided(
-    size: Sequence[int],
-    stride: Sequence[int],
-    dtype: torch.dtype | None = None,
-    layout: Any = None,
-    device: Any = None,
-    pin_memory: Any = None,
-) -> torch.Tensor:
-    return _empty(size, dtype)
-
-
-def _cpu_factory(func: Any) -> Callable[..., torch.Tensor]:
-    """A factory without a lowering: computed on CPU (counted as a fallback), then uploaded."""
-
-    def kernel(*args: Any, **kwargs: Any) -> torch.Tensor:
-        metrics.increment(fallback_counter(func))
-        kwargs["device"] = "cpu"
-        return _factory_result(LazyTensor(data=func(*args, **kwargs)))
-
-    return kernel
-
-
-def _copy_from(src: torch.Tensor, dst: torch.Tensor, non_blocking: bool = False) -> torch.Tensor:
-    """Copy a CPU tensor into a lazy one (``torch.tensor(...)`` under the device context)."""
-    inner = unwrap(dst)
-    if isinstance(src, LazyTensor) or torch._is_functional_tensor(src):
-        result = _copy(inner, unwrap(src))
-    else:
-        result = _copy(inner, src)
-    inner.ir, inner.data_ = result.ir, result.data_
-    return dst
-
-
-#: Factories registered for the Lazy key because their CPU composite path uses out= ops.
-CPU_FACTORIES = (
-    "arange",
-    "arange.start",
-    "arange.start_step",
-    "eye",
-    "eye.m",
-    "linspace",
-    "logspace",
-)
-
-
-def install() -> None:
-    """Register the ``Lazy`` dispatch key factory kernels (idempotent)."""
-    global _library
-    if _library is not None:
-        return
-    if "torch._lazy.ts_backend" in __import__("sys").modules:
-        raise RuntimeError(
-            "torch._lazy.ts_backend is loaded in this process; it claims device 'lazy' too. "
-            "Run the reference lazy device in a separate process."
-        )
-    library = torch.library.Library("aten", "IMPL")
-    library.impl("empty.memory_format", _empty, "Lazy")
-    library.impl("empty_strided", _empty_strided, "Lazy")
-    library.impl("_copy_from", _copy_from, "Lazy")
-    for name in CPU_FACTORIES:
-        packet, _, overload = name.partition(".")
-        library.impl(
-            name, _cpu_factory(getattr(getattr(aten, packet), overload or "default")), "Lazy"
-        )
-    _library = library

@@ -22,37 +22,39 @@ def _wrong_add() -> None:
     """Bug: a compiled aten::add adds one too many."""
     from reference_impl.lazy import executor
 
-    real = executor.run_node
+    real = executor.kernel
 
-    def run_node(node: Any, inputs: list[Any]) -> Any:
-        out = real(node, inputs)
-        return out + 1 if node.op == "aten::add" else out
+    def kernel(instruction: Any) -> Any:
+        run = real(instruction)
+        if instruction.op != "aten::add":
+            return run
+        return lambda *args, **kwargs: run(*args, **kwargs) + 1
 
-    executor.run_node = run_node  # type: ignore[assignment]
+    executor.kernel = kernel  # type: ignore[assignment]
 
 
 def _views_stop_aliasing() -> None:
     """Bug: a step gives every user-visible tensor a fresh storage, cutting its views off."""
     import torch
 
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import sync, tensor
 
     wrapped: weakref.WeakSet[torch.Tensor] = weakref.WeakSet()
-    real_wrap, real_sync = tensor.wrap, tensor.sync
+    real_wrap, real_sync = tensor.wrap, sync.sync_tensors
 
     def wrap(inner: Any) -> torch.Tensor:
         out = real_wrap(inner)
         wrapped.add(out)
         return out
 
-    def sync(tensors: Any) -> None:
+    def sync_tensors(tensors: Any) -> None:
         real_sync(tensors)
         for t in list(wrapped):
             torch._sync(t)
             torch._C._unsafe_reset_storage(t)
 
     tensor.wrap = wrap  # type: ignore[assignment]
-    tensor.sync = sync  # type: ignore[assignment]
+    sync.sync_tensors = sync_tensors  # type: ignore[assignment]
 
 
 def _cache_never_hits() -> None:
@@ -66,9 +68,6 @@ def _cache_never_hits() -> None:
         return real(roots, **kwargs)
 
     executor.execute = execute  # type: ignore[assignment]
-    import reference_impl.lazy.tensor as tensor
-
-    tensor.execute = execute  # type: ignore[attr-defined]
 
 
 def _counters_lie() -> None:
@@ -102,13 +101,15 @@ def offset_op(op: str, delta: float) -> Callable[[], None]:
     def patch() -> None:
         from reference_impl.lazy import executor
 
-        real = executor.run_node
+        real = executor.kernel
 
-        def run_node(node: Any, inputs: list[Any]) -> Any:
-            out = real(node, inputs)
-            return out + delta if node.op == op else out
+        def kernel(instruction: Any) -> Any:
+            run = real(instruction)
+            if instruction.op != op:
+                return run
+            return lambda *args, **kwargs: run(*args, **kwargs) + delta
 
-        executor.run_node = run_node  # type: ignore[assignment]
+        executor.kernel = kernel  # type: ignore[assignment]
 
     return patch
 

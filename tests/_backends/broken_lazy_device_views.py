@@ -27,22 +27,22 @@ def _upload_patch(read: Callable[[Any], Any]) -> Callable[[], None]:
     def patch() -> None:
         import torch
 
-        from reference_impl.lazy import tensor
+        from reference_impl.lazy import lowering
 
-        real = tensor._copy
+        real = lowering.copy
 
-        def _copy(dst: Any, src: Any, non_blocking: bool = False) -> Any:
+        def copy(dst: Any, src: Any, non_blocking: bool = False) -> Any:
             if (
                 isinstance(src, torch.Tensor)
-                and not isinstance(src, tensor.LazyTensor)
+                and not isinstance(src, lowering.LazyTensor)
                 and not torch._is_functional_tensor(src)
                 and src.shape == dst.shape
             ):
                 src = read(src)
             return real(dst, src, non_blocking)
 
-        tensor._copy = _copy  # type: ignore[assignment]
-        tensor.SPECIAL[tensor.aten.copy.default] = _copy
+        lowering.copy = copy  # type: ignore[assignment]
+        lowering.SPECIAL[lowering.aten.copy.default] = copy
 
     return patch
 
@@ -67,31 +67,31 @@ def _upload_shares_cpu_memory() -> None:
     """Bug: an upload keeps the CPU source's memory as device data (zero-copy)."""
     import torch
 
-    from reference_impl.lazy import ir, tensor
+    from reference_impl.lazy import ir, lowering
 
-    real = tensor._copy
+    real = lowering.copy
 
     def _copy(dst: Any, src: Any, non_blocking: bool = False) -> Any:
         if (
             isinstance(src, torch.Tensor)
-            and not isinstance(src, tensor.LazyTensor)
+            and not isinstance(src, lowering.LazyTensor)
             and not torch._is_functional_tensor(src)
             and (src.dtype, src.shape) == (dst.dtype, dst.shape)
         ):
-            return tensor.LazyTensor(ir=ir.device_data(src.detach()).value())
+            return lowering.LazyTensor(ir=ir.device_data(src.detach()).value())
         return real(dst, src, non_blocking)
 
-    tensor._copy = _copy  # type: ignore[assignment]
-    tensor.SPECIAL[tensor.aten.copy.default] = _copy
+    lowering.copy = _copy  # type: ignore[assignment]
+    lowering.SPECIAL[lowering.aten.copy.default] = _copy
 
 
 def _download_reads_storage_in_order() -> None:
     """Bug: moving to CPU copies the device data's storage in order (its strides ignored)."""
     import torch
 
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import sync
 
-    real_materialize = tensor.materialize
+    real_materialize = sync.materialize
 
     def materialize(t: Any) -> Any:
         data = real_materialize(t)
@@ -101,7 +101,7 @@ def _download_reads_storage_in_order() -> None:
         shape, offset = data.shape, data.storage_offset()
         return torch.as_strided(flat, shape, _contiguous_strides(shape), offset)
 
-    tensor.materialize = materialize  # type: ignore[assignment]
+    sync.materialize = materialize  # type: ignore[assignment]
 
 
 upload_ignores_strides = BrokenBackend("upload-ignores-strides", _upload_patch(_storage_in_order))

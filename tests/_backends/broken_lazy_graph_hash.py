@@ -41,8 +41,8 @@ def _specialize(cast: Callable[[Any, Any], Any]) -> None:
 
     real = executor.compile_graph
 
-    def compile_graph(order: list[Any], roots: Any) -> Any:
-        program = real(order, roots)
+    def compile_graph(order: list[Any], roots: Any, *args: Any) -> Any:
+        program = real(order, roots, *args)
         leaves = [node for node in order if node.op == DEVICE_DATA]
         run = program.run
         program.run = lambda data: run(  # type: ignore[method-assign]

@@ -112,7 +112,7 @@ def _quoted_strings(node: Any, line: str) -> str:
 def _absent_scalars_shown(node: Any, line: str) -> str:
     """Absent optional scalars printed as ``name=null`` attributes (PyTorch omits them:
     ``clamp(x, max=0.5)`` has operands ``x`` and ``max`` and no ``min`` attribute)."""
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
     if node.target is None or not isinstance(node.template, tuple) or len(node.template) != 2:
         return line
@@ -120,7 +120,7 @@ def _absent_scalars_shown(node: Any, line: str) -> str:
     extra = "".join(
         f", {param.name}=null"
         for param, slot in zip(
-            tensor.params(node.target), [*args_t, *kwargs_t.values()], strict=False
+            lowering.params(node.target), [*args_t, *kwargs_t.values()], strict=False
         )
         if param.kind == "scalar" and slot is None
     )
@@ -130,16 +130,16 @@ def _absent_scalars_shown(node: Any, line: str) -> str:
 
 def _non_blocking_not_recorded() -> None:
     """Bug: ``non_blocking`` is dropped when a conversion is recorded (always printed 0)."""
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
-    real = tensor._to_copy
+    real = lowering._to_copy
 
     def _to_copy(t: Any, **kwargs: Any) -> Any:
         kwargs.pop("non_blocking", None)
         return real(t, **kwargs)
 
-    tensor._to_copy = _to_copy  # type: ignore[assignment]
-    tensor.SPECIAL[tensor.aten._to_copy.default] = _to_copy
+    lowering._to_copy = _to_copy  # type: ignore[assignment]
+    lowering.SPECIAL[lowering.aten._to_copy.default] = _to_copy
 
 
 def _dtype_names_incomplete() -> None:

@@ -23,9 +23,9 @@ def _float_scalar_takes_tensor_dtype() -> None:
     """
     import torch
 
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
-    real = tensor.record
+    real = lowering.record
 
     def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         first = next((a for a in args if isinstance(a, torch.Tensor)), None)
@@ -33,7 +33,7 @@ def _float_scalar_takes_tensor_dtype() -> None:
             args = tuple(int(a) if type(a) is float else a for a in args)
         return real(func, args, kwargs)
 
-    tensor.record = record  # type: ignore[assignment]
+    lowering.record = record  # type: ignore[assignment]
 
 
 def _mixed_operands_computed_in_first_dtype() -> None:
@@ -46,19 +46,24 @@ def _mixed_operands_computed_in_first_dtype() -> None:
 
     from reference_impl.lazy import executor
 
-    real = executor.run_node
+    real = executor.kernel
 
-    def run_node(node: Any, inputs: list[Any]) -> Any:
-        if node.op.removeprefix("aten::") not in ARITHMETIC:
-            return real(node, inputs)
-        tensors = [x for x in inputs if isinstance(x, torch.Tensor) and x.dim() > 0]
-        if len({t.dtype for t in tensors}) < 2 or tensors[0].dtype == torch.bool:
-            return real(node, inputs)
-        first = tensors[0].dtype
-        cast = [x.to(first) if isinstance(x, torch.Tensor) and x.dim() > 0 else x for x in inputs]
-        return real(node, cast).to(node.dtypes[0])
+    def kernel(instruction: Any) -> Any:
+        run = real(instruction)
+        if instruction.op.removeprefix("aten::") not in ARITHMETIC:
+            return run
 
-    executor.run_node = run_node  # type: ignore[assignment]
+        def first_dtype(*args: Any, **kwargs: Any) -> Any:
+            tensors = [x for x in args if isinstance(x, torch.Tensor) and x.dim() > 0]
+            if len({t.dtype for t in tensors}) < 2 or tensors[0].dtype == torch.bool:
+                return run(*args, **kwargs)
+            first = tensors[0].dtype
+            cast = [x.to(first) if isinstance(x, torch.Tensor) and x.dim() > 0 else x for x in args]
+            return run(*cast, **kwargs).to(instruction.dtypes[0])
+
+        return first_dtype
+
+    executor.kernel = kernel  # type: ignore[assignment]
 
 
 def _zero_dim_promotes_like_dimensioned() -> None:
@@ -68,15 +73,15 @@ def _zero_dim_promotes_like_dimensioned() -> None:
     """
     import torch
 
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
-    real = tensor.output_types
+    real = lowering.output_types
 
     def output_types(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         container, types = real(func, args, kwargs)
-        lazy = [a for a in args if isinstance(a, tensor.LazyTensor)]
+        lazy = [a for a in args if isinstance(a, lowering.LazyTensor)]
         if (
-            tensor.op_name(func) in ARITHMETIC
+            lowering.op_name(func) in ARITHMETIC
             and any(t.dim() == 0 for t in lazy)
             and any(t.dim() > 0 for t in lazy)
         ):
@@ -86,7 +91,7 @@ def _zero_dim_promotes_like_dimensioned() -> None:
             types = tuple((promoted, shape) for _, shape in types)
         return container, types
 
-    tensor.output_types = output_types  # type: ignore[assignment]
+    lowering.output_types = output_types  # type: ignore[assignment]
 
 
 float_scalar_takes_tensor_dtype = BrokenBackend(

@@ -41,8 +41,8 @@ def _generator_state_frozen_in_cache() -> None:
 
     real = executor.compile_graph
 
-    def compile_graph(order: list[Any], roots: Any) -> Any:
-        program = real(order, roots)
+    def compile_graph(order: list[Any], roots: Any, *args: Any) -> Any:
+        program = real(order, roots, *args)
         frozen = {
             program.inputs.index(slot): leaf.data for slot, leaf in _generator_states(order).items()
         }
@@ -80,10 +80,10 @@ def _generator_advanced_at_step() -> None:
     numbers the device op should have had.
     """
     import reference_impl.lazy as lazy
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
     pending: list[tuple[Any, Any, Any]] = []
-    advance, mark_step = tensor._advance_generators, lazy.mark_step
+    advance, mark_step = lowering._advance_generators, lazy.mark_step
 
     def deferred(func: Any, args: Any, kwargs: Any) -> None:
         pending.append((func, args, kwargs))
@@ -93,7 +93,7 @@ def _generator_advanced_at_step() -> None:
             advance(*pending.pop(0))
         mark_step(device, wait)
 
-    tensor._advance_generators = deferred  # type: ignore[assignment]
+    lowering._advance_generators = deferred  # type: ignore[assignment]
     lazy.mark_step = step  # type: ignore[assignment]
 
 
@@ -108,8 +108,8 @@ def _default_rng_replayed_in_cache() -> None:
 
     real = executor.compile_graph
 
-    def compile_graph(order: list[Any], roots: Any) -> Any:
-        program = real(order, roots)
+    def compile_graph(order: list[Any], roots: Any, *args: Any) -> Any:
+        program = real(order, roots, *args)
         if any(node.op in RANDOM_OPS for node in order):
             state = torch.get_rng_state()
             run = program.run

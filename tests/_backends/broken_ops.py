@@ -22,65 +22,69 @@ from broken_lazy import (  # one "reference + one patched bug" backend for all
 
 def _silent_fallback() -> None:
     """Bug: abs quietly runs as a CPU fallback although native_ops (LOWERED) lists it."""
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
-    real = tensor.dispatch
+    real = lowering.dispatch
 
     def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if tensor.op_name(func) == "abs":
-            return tensor.fallback(func, args, kwargs)
+        if lowering.op_name(func) == "abs":
+            return lowering.fallback(func, args, kwargs)
         return real(func, args, kwargs)
 
-    tensor.dispatch = dispatch  # type: ignore[assignment]
+    lowering.dispatch = dispatch  # type: ignore[assignment]
 
 
 def _wrong_second_output() -> None:
     """Bug: topk's second output (the indices) is off by one; the values are right."""
     from reference_impl.lazy import executor
 
-    real = executor.run_node
+    real = executor.kernel
 
-    def run_node(node: Any, inputs: list[Any]) -> Any:
-        out = real(node, inputs)
-        if node.op == "aten::topk":
-            values, indices = out
+    def kernel(instruction: Any) -> Any:
+        run = real(instruction)
+        if instruction.op != "aten::topk":
+            return run
+
+        def topk(*args: Any, **kwargs: Any) -> Any:
+            values, indices = run(*args, **kwargs)
             return values, indices + 1
-        return out
 
-    executor.run_node = run_node  # type: ignore[assignment]
+        return topk
+
+    executor.kernel = kernel  # type: ignore[assignment]
 
 
 def _wrong_dtype() -> None:
     """Bug: neg computes the right values but returns them as float64 for any input."""
     import torch
 
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
-    real = tensor.dispatch
+    real = lowering.dispatch
 
     def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         out = real(func, args, kwargs)
-        if tensor.op_name(func) == "neg":
+        if lowering.op_name(func) == "neg":
             return real(torch.ops.aten._to_copy.default, (out,), {"dtype": torch.float64})
         return out
 
-    tensor.dispatch = dispatch  # type: ignore[assignment]
+    lowering.dispatch = dispatch  # type: ignore[assignment]
 
 
 def _on_op(name: str, action: Callable[[], None]) -> Callable[[], None]:
     """A bug that runs ``action`` whenever op ``name`` reaches the device."""
 
     def patch() -> None:
-        from reference_impl.lazy import tensor
+        from reference_impl.lazy import lowering
 
-        real = tensor.dispatch
+        real = lowering.dispatch
 
         def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if tensor.op_name(func) == name:
+            if lowering.op_name(func) == name:
                 action()
             return real(func, args, kwargs)
 
-        tensor.dispatch = dispatch  # type: ignore[assignment]
+        lowering.dispatch = dispatch  # type: ignore[assignment]
 
     return patch
 

@@ -1,0 +1,547 @@
+"""Dispatch and lowering: what happens to one ATen op on lazy tensors.
+
+:func:`dispatch` is :attr:`LazyTensor.dispatcher <reference_impl.lazy.tensor.LazyTensor>`.
+It follows the op table (:mod:`reference_impl.lazy.ops`):
+
+- an op with a hand-written handler (:data:`HANDLERS`; ``copy``, ``fill``, ``clone``,
+  ``_to_copy``, ``*_like``...) goes to it;
+- a traced op is recorded as one IR node (:func:`record`) whose output types come from
+  running the op on the meta device, once per distinct signature;
+- every other op, and an op forced through :mod:`.config`, runs eagerly on CPU
+  (:func:`fallback`, counted as ``aten::<op>``) and returns device data.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils._pytree import tree_leaves, tree_map
+
+from reference_impl.lazy import config, metrics, ops, reuse, sync
+from reference_impl.lazy.executor import GeneratorOperand, Operand, ScalarOperand
+from reference_impl.lazy.ir import TENSOR_LIST, Node, Value, constant, device_data
+from reference_impl.lazy.tensor import LazyTensor
+
+aten = torch.ops.aten
+
+_scalar_cache: dict[tuple[Any, ...], torch.Tensor] = {}
+
+
+@functools.cache
+def op_name(func: Any) -> str:
+    """``add`` for ``aten.add.Tensor``: the overload packet's name (cached per op)."""
+    return str(func._schema.name.split("::")[-1])
+
+
+def op_symbol(func: Any) -> str:
+    """``aten::add``: the name PyTorch uses for an op in IR and in force-fallback config."""
+    return f"aten::{op_name(func)}"
+
+
+def fallback_counter(func: Any) -> str:
+    """``aten::add.Tensor`` / ``aten::sin``: the counter a CPU fallback increments."""
+    overload = func._overloadname
+    return op_symbol(func) + ("" if overload == "default" else f".{overload}")
+
+
+def _check_all_lazy(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> None:
+    for value in itertools.chain(args, kwargs.values()):
+        items = value if isinstance(value, list | tuple) else (value,)
+        for item in items:
+            if isinstance(item, torch.Tensor) and not isinstance(item, LazyTensor):
+                if item.device.type == "cpu" and item.dim() == 0:
+                    continue  # a 0-dim CPU tensor is a scalar: it is uploaded
+                raise RuntimeError(f"Input tensor is not a lazy tensor: {item.type()}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`dispatch` and :func:`record` need to know about one op overload,
+    worked out from the op table once, when the op is first dispatched."""
+
+    name: str  # overload packet name, "add"
+    symbol: str  # "aten::add"
+    special: Callable[..., Any] | None  # its handler (SPECIAL), if any
+    lowered: bool  # traced as an IR node
+    counter: str  # "lazy::add"
+    same_dtype: bool
+    no_bool: bool
+    slice_bounds: bool  # start/end/step become prim::Constant operands
+    params: tuple[Param, ...]
+
+
+_plans: dict[int, Plan] = {}  # by id(func): OpOverload hashing is slow
+
+
+def plan(func: Any) -> Plan:
+    """The :class:`Plan` of ``func`` (an OpOverload), cached."""
+    found = _plans.get(id(func))
+    if found is None:
+        name = op_name(func)
+        found = _plans[id(func)] = Plan(
+            name,
+            f"aten::{name}",
+            SPECIAL.get(func),
+            name in ops.LOWERED,
+            ops.counter_name(name),
+            name in ops.SAME_DTYPE_OPS,
+            name in ops.NO_BOOL_OPS,
+            name in ("slice_copy", "slice_scatter"),
+            params(func),
+        )
+    return found
+
+
+def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Handle one op on lazy tensors (see the module docstring)."""
+    p = plan(func)
+    if p.special is not None:
+        return p.special(*args, **kwargs)
+    _check_all_lazy(func, args, kwargs)
+    forced = config.get_force_fallback()
+    if p.lowered and not (forced and forced == p.symbol):
+        try:
+            return record(func, args, kwargs)
+        except NotImplementedError:
+            pass
+    return fallback(func, args, kwargs)
+
+
+def fallback(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run ``func`` eagerly on CPU and return device data."""
+    metrics.increment(fallback_counter(func))
+    # Like PyTorch, bring all inputs to CPU together: one graph, not one per input.
+    inputs = [x for x in tree_leaves((args, kwargs)) if isinstance(x, LazyTensor)]
+    # Their IR stays (PyTorch reads fallback inputs without syncing them, see sync.compute).
+    values = dict(zip(map(id, inputs), sync.compute(inputs), strict=True))
+    to_cpu = lambda x: values[id(x)] if isinstance(x, LazyTensor) else x  # noqa: E731
+    out = func(*tree_map(to_cpu, args), **tree_map(to_cpu, kwargs))
+    outputs = [x for x in tree_leaves(out) if isinstance(x, torch.Tensor)]
+    # Each tensor crossing the device boundary is a _to_copy, in and out, as in PyTorch.
+    metrics.increment("lazy::_to_copy", len(inputs) + len(outputs))
+    return tree_map(lambda x: LazyTensor(data=x) if isinstance(x, torch.Tensor) else x, out)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One schema argument, digested once per op (see :func:`params`)."""
+
+    name: str
+    kind: str  # tensor, tensor_list, scalar or other (see _kind)
+    kwarg_only: bool
+    has_default: bool
+    default: Any
+
+
+_params: dict[Any, tuple[Param, ...]] = {}
+
+
+def params(func: Any) -> tuple[Param, ...]:
+    """The digested schema arguments of ``func`` (cached per op)."""
+    found = _params.get(func)
+    if found is None:
+        found = _params[func] = tuple(
+            Param(
+                a.name,
+                _kind(a.type),
+                a.kwarg_only,
+                a.has_default_value(),
+                a.default_value if a.has_default_value() else None,
+            )
+            for a in func._schema.arguments
+        )
+    return found
+
+
+def scalar_data(value: Any, dtype: torch.dtype | None = None) -> Node:
+    """A device_data leaf for a Python scalar (Long/Double/Bool unless ``dtype`` is given)."""
+    if dtype is None:
+        dtype = (
+            torch.bool
+            if isinstance(value, bool)
+            else torch.int64
+            if isinstance(value, int)
+            else torch.float64
+        )
+    key = (type(value), value, dtype)
+    data = _scalar_cache.get(key)
+    if data is None:
+        metrics.increment("DeviceDataCacheMiss")
+        data = _scalar_cache[key] = torch.tensor(value, dtype=dtype)
+    return reuse.intern(device_data(data))
+
+
+def _check_same_dtype(name: str, args: tuple[Any, ...]) -> None:
+    """Raise as CPU does when a matrix product mixes dtypes (checked at trace time)."""
+    tensors = [a for a in args if type(a) is LazyTensor]
+    if name in ("addmm", "baddbmm", "addmv"):
+        tensors = tensors[1:]  # CPU names the two matrix operands
+    dtypes = [t.dtype for t in tensors]
+    if len(dtypes) < 2 or all(d == dtypes[0] for d in dtypes):
+        return
+    first, second = (str(d).removeprefix("torch.") for d in dtypes[:2])
+    names = {"float16": "Half", "float32": "Float", "float64": "Double", "bfloat16": "BFloat16"}
+    raise RuntimeError(
+        f"mat1 and mat2 must have the same dtype, but got {names.get(first, first)} and "
+        f"{names.get(second, second)}"
+    )
+
+
+def _check_bool_sub(args: tuple[Any, ...]) -> None:
+    """Raise as CPU's ``sub`` does for bool operands (its meta kernel does not check)."""
+    bools = [
+        a.dtype == torch.bool if isinstance(a, torch.Tensor) else isinstance(a, bool)
+        for a in args[:2]
+    ]
+    if all(bools):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not "
+            "supported. Use the `^` or `logical_xor()` operator instead."
+        )
+    if any(bools):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. "
+            "If you are trying to invert a mask, use the `~` or `logical_not()` "
+            "operator instead."
+        )
+
+
+def _kind(schema_type: Any) -> str:
+    """``tensor``, ``tensor_list``, ``scalar`` or ``other`` for a schema argument type."""
+    if isinstance(schema_type, torch.OptionalType):
+        schema_type = schema_type.getElementType()
+    if isinstance(schema_type, torch.TensorType):
+        return "tensor"
+    if isinstance(schema_type, torch.NumberType):
+        return "scalar"
+    if isinstance(schema_type, torch.ListType):
+        element = schema_type.getElementType()
+        if isinstance(element, torch.OptionalType):
+            element = element.getElementType()
+        if isinstance(element, torch.TensorType):
+            return "tensor_list"
+    return "other"
+
+
+OutputTypes = tuple[type | None, tuple[tuple[torch.dtype, tuple[int, ...]], ...]]
+_meta_cache: dict[tuple[Any, ...], OutputTypes] = {}
+
+
+def _signature(x: Any) -> Any:
+    """A hashable stand-in for an argument: what decides the op's output types."""
+    kind = type(x)  # exact-type checks: this runs for every argument of every op
+    if kind is LazyTensor:
+        return (kind, x.shape, x.dtype)
+    if kind is tuple or kind is list:
+        return (kind, *map(_signature, x))
+    if kind is float or kind is int or kind is bool:
+        return (kind, x)
+    if isinstance(x, torch.Tensor):
+        return (torch.Tensor, x.shape, x.dtype, x.device.type)
+    return x
+
+
+def output_types(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> OutputTypes:
+    """(container type or None, (dtype, shape) per output) of ``func`` on these arguments.
+
+    Computed by running the op on the meta device, once per distinct signature (shapes,
+    dtypes and non-tensor arguments); tracing the same op again is a dictionary lookup.
+    """
+    try:
+        key = (
+            id(func),  # OpOverloads live for the whole process; hashing them is slow
+            _signature(args),
+            _signature(tuple(sorted(kwargs.items()))) if kwargs else (),
+        )
+        cached = _meta_cache.get(key)
+    except TypeError:  # an unhashable argument: no caching
+        key, cached = None, None
+    if cached is not None:
+        return cached
+    try:
+        meta_out = func(*tree_map(_meta, args), **tree_map(_meta, kwargs))
+    except Exception as exc:
+        if "meta" in str(exc).lower() and "device" not in str(exc).lower():
+            raise NotImplementedError(str(exc)) from exc
+        raise
+    outputs = list(meta_out) if isinstance(meta_out, list | tuple) else [meta_out]
+    if not all(isinstance(o, torch.Tensor) for o in outputs):
+        raise NotImplementedError(f"{func} returns non-tensors")
+    container = type(meta_out) if isinstance(meta_out, list | tuple) else None
+    result = (container, tuple((o.dtype, tuple(o.shape)) for o in outputs))
+    if key is not None:
+        _meta_cache[key] = result
+    return result
+
+
+def _meta(x: Any) -> Any:
+    if isinstance(x, LazyTensor):
+        return torch.empty(x.shape, dtype=x.dtype, device="meta")
+    if isinstance(x, torch.device) and x.type == "lazy":
+        return torch.device("meta")  # e.g. _to_copy(t, dtype=..., device=lazy)
+    return x
+
+
+#: Ops whose ``storage_offset`` PyTorch's lazy core records as an operand.
+_STRIDED = frozenset({"as_strided_copy", "as_strided_scatter"})
+
+
+def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Record ``func`` as one IR node; its output types come from the meta device."""
+    p = plan(func)
+    name = p.name
+    if p.same_dtype:
+        _check_same_dtype(name, args)
+    if p.no_bool:
+        _check_bool_sub(args)
+    container, types = output_types(func, args, kwargs)
+    operands: list[Value] = []
+    attrs: list[tuple[str, Any]] = []
+    pos_t: list[Any] = []
+    kw_t: dict[str, Any] = {}
+    deferred_constants: list[Any] = []
+    advance_generator = False
+    n_args = len(args)
+    for i, arg in enumerate(p.params):
+        # Bind the argument (defaults filled in), then record it.
+        if i < n_args and not arg.kwarg_only:
+            value = args[i]
+        elif arg.name in kwargs:
+            value = kwargs[arg.name]
+        elif arg.has_default:
+            value = arg.default
+        else:
+            raise TypeError(f"{func}: missing argument {arg.name}")
+        kind = arg.kind
+        if type(value) is LazyTensor:
+            operands.append(value.value())
+            slot: Any = Operand(len(operands) - 1)
+        elif isinstance(value, LazyTensor):
+            operands.append(value.value())
+            slot = Operand(len(operands) - 1)
+        elif isinstance(value, torch.Tensor):  # a 0-dim CPU tensor (see _check_all_lazy)
+            operands.append(device_data(value.detach().clone()).value())
+            slot = Operand(len(operands) - 1)
+        elif kind == "tensor_list" and value is not None:
+            items = [v.value() for v in value]
+            lst = Node(TENSOR_LIST, tuple(items), dtypes=(), shapes=(), target=None, template=None)
+            operands.append(lst.value())
+            slot = Operand(len(operands) - 1)
+        elif (kind == "scalar" or kind == "tensor") and isinstance(value, int | float | bool):
+            # Python numbers (also those passed where a Tensor is expected, as in
+            # ``t * 2.5``) become 0-dim device data, Long/Double/Bool by Python type.
+            operands.append(scalar_data(value).value())
+            slot = ScalarOperand(len(operands) - 1)
+        elif isinstance(value, torch.Generator):
+            # The generator's current state is data (the program is reused for other
+            # states); its seed is an attribute, so it is part of the graph hash.
+            operands.append(device_data(value.get_state()).value())
+            slot = GeneratorOperand(len(operands) - 1)
+            attrs.append((arg.name, f"torch.Generator(seed={value.initial_seed()})"))
+            advance_generator = True
+        elif name in _STRIDED and arg.name == "storage_offset":
+            # PyTorch records an explicit storage offset as a prim::Constant operand
+            # (and an absent one not at all).
+            if value is not None:
+                operands.append(constant(value).value())
+            slot = None if value is None else Operand(len(operands) - 1)
+        elif p.slice_bounds and arg.name in ("start", "end", "step"):
+            deferred_constants.append(value)
+            slot = None  # filled below
+        else:
+            if arg.name == "device" and value is not None and torch.device(value).type == "lazy":
+                value = None
+            if not (kind in ("tensor", "scalar") and value is None):
+                # Absent optional tensors and scalars are absent operands, not attributes.
+                attrs.append((arg.name, value))
+            slot = value
+        (kw_t.__setitem__(arg.name, slot) if arg.kwarg_only else pos_t.append(slot))
+    if deferred_constants:
+        # PyTorch records slice bounds as prim::Constant operands (start, end, step).
+        first = len(operands)
+        for v in deferred_constants:
+            operands.append(constant(v).value())
+        names = [a.name for a in p.params]
+        for j, arg_name in enumerate(("start", "end", "step")):
+            pos_t[names.index(arg_name)] = Operand(first + j)
+    node = Node(
+        p.symbol,
+        tuple(operands),
+        tuple(attrs),
+        dtypes=tuple(dtype for dtype, _ in types),
+        shapes=tuple(shape for _, shape in types),
+        target=func,
+        template=(tuple(pos_t), kw_t),
+    )
+    node = reuse.intern(node)
+    metrics.increment(p.counter)
+    if advance_generator:
+        _advance_generators(func, args, kwargs)
+    results = [LazyTensor(ir=node.value(i)) for i in range(len(types))]
+    if container is None:
+        return results[0]
+    return results if container is list else container(results)
+
+
+def _advance_generators(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Move the generators passed to a recorded random op on, as running it on CPU would.
+
+    The op runs once on scratch CPU tensors of the same types: the user's generator then
+    continues from where CPU's would be, so later draws agree with CPU too.
+    """
+    scratch = lambda x: (  # noqa: E731
+        torch.empty(x.shape, dtype=x.dtype) if isinstance(x, LazyTensor) else x
+    )
+    func(*tree_map(scratch, args), **tree_map(scratch, kwargs))
+
+
+# --------------------------------------------------------------------------- special ops
+
+
+def copy(dst: LazyTensor, src: torch.Tensor, non_blocking: bool = False) -> LazyTensor:
+    """copy(self, src): device data from a CPU source, an IR alias/conversion from a lazy one."""
+    if not isinstance(src, LazyTensor):
+        metrics.increment("lazy::_to_copy")
+        data = src.detach().to(dst.dtype).expand(dst.shape).clone()
+        return LazyTensor(ir=device_data(data).value())
+    if src.dtype == dst.dtype and src.shape == dst.shape:
+        return LazyTensor(ir=src.value())
+    out: Any = src
+    if src.dtype != dst.dtype:
+        out = dispatch(aten._to_copy.default, (out,), {"dtype": dst.dtype})
+    if tuple(out.shape) != tuple(dst.shape):
+        out = dispatch(aten.expand_copy.default, (out, list(dst.shape)), {})
+    return out
+
+
+def _to_copy(t: LazyTensor, **kwargs: Any) -> Any:
+    device = kwargs.get("device")
+    if device is not None and torch.device(device).type != "lazy":
+        metrics.increment("lazy::_to_copy")
+        cpu_kwargs = {
+            k: v for k, v in kwargs.items() if k not in ("device", "layout", "pin_memory")
+        }
+        # Always a fresh contiguous copy: device data may be shared and must stay intact.
+        if cpu_kwargs.get("memory_format") is None:
+            cpu_kwargs["memory_format"] = torch.contiguous_format
+        return sync.materialize(t).to(device=device, copy=True, **cpu_kwargs)
+    return dispatch_lowered(aten._to_copy.default, (t,), kwargs)
+
+
+def dispatch_lowered(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if config.get_force_fallback() == op_symbol(func):
+        return fallback(func, args, kwargs)
+    return record(func, args, kwargs)
+
+
+def _scalar_expand(value: torch.Tensor, size: list[int], is_scalar_expand: bool) -> torch.Tensor:
+    return value.expand(size).clone()
+
+
+def _fill(t: LazyTensor, value: Any) -> LazyTensor:
+    """fill(self, value): PyTorch records an expand of a scalar (just the scalar for 0-dim)."""
+    if isinstance(value, torch.Tensor):
+        return fallback(aten.fill.Tensor, (t, value), {})
+    if config.get_force_fallback() == "aten::fill_":
+        return fallback(aten.fill.Scalar, (t, value), {})
+    metrics.increment("lazy::fill_")
+    scalar = scalar_data(value, t.dtype)
+    if t.dim() == 0:
+        return LazyTensor(ir=scalar.value())
+    size = list(t.shape)
+    node = Node(
+        "aten::expand",
+        (scalar.value(),),
+        (("size", size), ("is_scalar_expand", True)),
+        dtypes=(t.dtype,),
+        shapes=(tuple(size),),
+        target=_scalar_expand,
+        template=((Operand(0), size, True), {}),
+    )
+    return LazyTensor(ir=node.value())
+
+
+def _clone(t: LazyTensor, memory_format: Any = None) -> LazyTensor:
+    """clone: a new lazy tensor sharing the IR value (values are immutable)."""
+    return LazyTensor(ir=t.value())
+
+
+def _item(t: LazyTensor) -> Any:
+    """``.item()``: a CPU fallback of ``_local_scalar_dense`` (one copy to CPU)."""
+    metrics.increment("aten::_local_scalar_dense")
+    metrics.increment("lazy::_to_copy")
+    return sync.materialize(t).item()
+
+
+def _like(fill: Any) -> Callable[..., LazyTensor]:
+    """``*_like`` factories: an empty lazy tensor, then fill/zero as PyTorch records them."""
+
+    def like(t: LazyTensor, *args: Any, dtype: torch.dtype | None = None, **_: Any) -> LazyTensor:
+        value = args[0] if fill == "full" else fill
+        empty = LazyTensor(data=torch.zeros(t.shape, dtype=dtype or t.dtype))
+        if value is None:
+            return empty
+        if value == 0 and fill == 0:
+            return dispatch(aten.zero.default, (empty,), {})
+        return _fill(empty, value)
+
+    return like
+
+
+def _alias(t: LazyTensor, *_: Any) -> LazyTensor:
+    return LazyTensor(ir=t.value())
+
+
+def _unsafe_view(t: LazyTensor, size: Sequence[int]) -> Any:
+    """_unsafe_view(self, size): PyTorch's lazy core records it as ``view_copy``."""
+    if config.get_force_fallback() == "aten::_unsafe_view":
+        return fallback(aten._unsafe_view.default, (t, size), {})
+    return dispatch_lowered(aten.view_copy.default, (t, size), {})
+
+
+def _rsub(t: LazyTensor, other: Any, alpha: Any = 1) -> Any:
+    """rsub(self, other, alpha): PyTorch records ``sub(other, self, alpha)``.
+
+    PyTorch's lazy core has no rsub lowering; the composite kernel it runs instead is a
+    subtraction with the operands swapped, so the IR shows ``aten::sub``.
+    """
+    func = aten.rsub.Tensor if isinstance(other, torch.Tensor) else aten.rsub.Scalar
+    if config.get_force_fallback() == "aten::rsub":
+        return fallback(func, (t, other), {"alpha": alpha})
+    _check_bool_sub((t, other))
+    return dispatch_lowered(aten.sub.Tensor, (other, t), {"alpha": alpha})
+
+
+#: Hand-written handlers by the name the op table (:mod:`.ops`) gives in ``handler``.
+HANDLERS: dict[str, Callable[..., Any]] = {
+    "copy": copy,
+    "to_copy": _to_copy,
+    "fill": _fill,
+    "clone": _clone,
+    "item": _item,
+    "alias": _alias,
+    "rsub": _rsub,
+    "unsafe_view": _unsafe_view,
+    "empty_like": _like(None),
+    "zeros_like": _like(0),
+    "ones_like": _like(1),
+    "full_like": _like("full"),
+}
+
+#: Op overload -> its handler, from the op table (looked up first by :func:`dispatch`).
+SPECIAL: dict[Any, Callable[..., Any]] = {
+    getattr(getattr(aten, packet), overload): HANDLERS[handler]
+    for packet, overload, handler in ops.HANDLED
+}
+
+
+def _dispatcher(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return dispatch(func, args, kwargs)  # a global lookup: patches of dispatch take effect
+
+
+LazyTensor.dispatcher = staticmethod(_dispatcher)
