@@ -64,6 +64,17 @@ class WithParameters(nn.Module):
         return torch.relu(self.linear(a)) * 0.5
 
 
+class CreatesOnCpu(nn.Module):
+    """A traced factory with an explicit CPU device: extraction moves it to the lazy device.
+
+    The factory's size comes from the argument, so tracing records it as a graph node
+    (``ones(size, device=cpu)``) instead of baking a constant tensor into the module.
+    """
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        return a * torch.ones(a.shape, device="cpu") + 1
+
+
 MODULES: dict[str, type[nn.Module]] = {
     "subtract": Subtract,
     "scale_by_constant": ScaleByConstant,
@@ -72,6 +83,7 @@ MODULES: dict[str, type[nn.Module]] = {
     "repeated_result": RepeatedResult,
     "updates_argument": UpdatesArgument,
     "with_parameters": WithParameters,
+    "creates_on_cpu": CreatesOnCpu,
 }
 
 
