@@ -267,6 +267,10 @@ CATCHING: dict[str, tuple[str, list[str]]] = {
         EXTRACTION,
         _ids(EXTRACTION, "test_replay_matches_eager_on_fresh_inputs", "creates_on_cpu"),
     ),
+    "broken_lazy_extract_fallbacks:earlier_fallbacks_count": (
+        EXTRACTION,
+        _ids(EXTRACTION, "test_earlier_fallbacks_do_not_block_extraction"),
+    ),
 }
 
 

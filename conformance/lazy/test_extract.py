@@ -140,6 +140,21 @@ def test_replay_does_not_trace_again(lazy_area: LazyArea) -> None:
     assert lazy_area.counter_value("UncachedCompile") is None
 
 
+def test_earlier_fallbacks_do_not_block_extraction(lazy_area: LazyArea) -> None:
+    """A CPU fallback before extraction (here ``.item()``) does not make extraction fail.
+
+    Only fallbacks while tracing the module count: a process that read a value back to
+    CPU earlier can still extract a graph that needs none.
+    """
+    x = torch.randn(2, 3).to(lazy_area.device)
+    x.sum().item()  # aten::_local_scalar_dense: a CPU fallback on every lazy backend
+    assert any(name.startswith("aten::") for name in lazy_area.counter_names())
+    args = [torch.randn(2, 3), torch.randn(2, 3)]
+    replay = lazy_area.extract_compiled_graph(fx.symbolic_trace(Subtract()), args)
+    fresh = [torch.randn(2, 3), torch.randn(2, 3)]
+    torch.testing.assert_close(list(replay(*fresh))[0], fresh[0] - fresh[1])
+
+
 def test_repeated_result_is_one_tensor_per_position(lazy_area: LazyArea) -> None:
     """A tensor returned twice comes back with equal values in both positions."""
     module = RepeatedResult()
