@@ -515,10 +515,14 @@ def measure_coverage(lane: Path, area: Area, workdir: Path) -> dict[str, dict[in
         *base_args(lane, area),
         str(lane / area.suite),
     ]
+    env = _env(lane)
+    env["MUTATION_IMPORT_FIRST"] = ",".join(
+        t.path.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for t in area.targets
+    )
     with tempfile.TemporaryDirectory() as cwd:
         started = time.monotonic()
         done = subprocess.run(
-            command, cwd=cwd, env=_env(lane), capture_output=True, text=True, check=False
+            command, cwd=cwd, env=env, capture_output=True, text=True, check=False
         )
     (workdir / "baseline.log").write_text(done.stdout + done.stderr)
     if done.returncode != 0:
