@@ -36,7 +36,8 @@ What it does, per area (see :data:`AREAS`):
 
 Cost, measured on two shared cores: fx (~110 mutants) about 5 minutes, parametrize
 (~1,050) 17 to 70 minutes depending on the load; the lazy area is larger and is meant to
-be run with ``--max-per-module``.
+be run with ``--max-per-module`` (15 per module, 152 mutants: about 40 minutes under a
+load average of 20).
 """
 
 from __future__ import annotations
