@@ -64,13 +64,46 @@ def from_nodeid(
     the first that names an existing test file of the suite wins.
     """
     path, _, rest = nodeid.partition("::")
-    candidates = [rootpath / path] if path else []
-    candidates += [base / path if path else base for base in initial]
-    for candidate in candidates:
+    if not path:
+        return _from_module_argument(rest, initial)
+    for candidate in [rootpath / path, *(base / path for base in initial)]:
         found = canonical_id(candidate, rest)
         if found is not None and candidate.is_file():
             return found
     return None
+
+
+def _from_module_argument(
+    rest: str, initial: list[Path] | tuple[Path, ...]
+) -> tuple[str, str] | None:
+    """The test ``rest`` of a node id with no file part (``::test_x``).
+
+    pytest writes such ids when a command-line argument is the test module itself
+    (``--pyargs conformance.fx.test_hooks``). With several module arguments the id alone
+    does not say which module it is from, so the module that defines the test's function
+    (or class) decides; None when that is not exactly one module.
+    """
+    modules = [base for base in initial if base.is_file() and canonical_id(base, rest)]
+    if len(modules) > 1:
+        name = rest.split("::", 1)[0].split("[", 1)[0]
+        modules = [m for m in modules if _defines(m, name)]
+    return canonical_id(modules[0], rest) if len(modules) == 1 else None
+
+
+@cache
+def _defined_names(module: Path) -> frozenset[str]:
+    import ast
+
+    try:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return frozenset()
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return frozenset(node.name for node in tree.body if isinstance(node, kinds))
+
+
+def _defines(module: Path, name: str) -> bool:
+    return name in _defined_names(module)
 
 
 def initial_paths(args: list[str], invocation_dir: Path, pyargs: bool) -> list[Path]:
@@ -116,3 +149,23 @@ def names_suite(arg: str, invocation_dir: Path, pyargs: bool) -> bool:
     path = (invocation_dir / target).resolve()
     package = package_dir()
     return path in (package, package.parent) or package in path.parents
+
+
+def module_exists(dotted: str) -> bool:
+    """Whether dotted name ``dotted`` (``conformance.fx.test_x``) is an importable module."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(dotted) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def close_module_names(dotted: str) -> list[str]:
+    """Dotted names of the suite's areas and test modules that look like ``dotted``."""
+    import difflib
+
+    names = {f"conformance.{area}" for area in AREAS} | {
+        "conformance." + name.removesuffix(".py").replace("/", ".") for name in suite_files()
+    }
+    return difflib.get_close_matches(dotted, sorted(names), n=3, cutoff=0.6)

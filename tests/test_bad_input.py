@@ -162,3 +162,23 @@ def test_stale_backend_variable_leaves_other_projects_alone(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests/conformance")
     result.assert_outcomes(passed=1)
     assert "conformance:" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("workers", [["-n", "2"], ["-p", "no:xdist"]], ids=["xdist", "plain"])
+def test_misspelt_suite_module_is_named_with_close_matches(
+    run_suite: RunSuite, workers: list[str]
+) -> None:
+    """A ``--pyargs`` name the suite lacks is refused, also under xdist (which hides it)."""
+    run = run_suite("conformance.fx.test_hoks", "reference", *workers)
+    assert_usage_error(run, "conformance.fx.test_hoks", "close: conformance.fx.test_hooks")
+    assert run.report["run"]["status"] == "usage_error"
+
+
+def test_pytest_refusing_the_command_line_is_a_usage_error_in_the_report(
+    run_suite: RunSuite,
+) -> None:
+    """pytest's own usage errors (a path that does not exist) end the report as such."""
+    run = run_suite("conformance.fx", "reference", "no/such/dir", "-p", "no:xdist")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR, run.text()
+    assert run.report["run"]["status"] == "usage_error"
+    assert "no/such/dir" in run.report["run"]["detail"]

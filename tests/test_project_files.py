@@ -31,6 +31,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert _readme_commands()[1] in (ROOT / ".ci" / "run").read_text()
 
 
+def test_ci_runs_the_browser_test() -> None:
+    """.ci/run installs chromium and makes the scoreboard's browser test mandatory."""
+    text = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get install -y -qq chromium chromium-driver" in text
+    assert "export CONFORMANCE_REQUIRE_BROWSER=1" in text
+    assert text.index("export CONFORMANCE_REQUIRE_BROWSER=1") < text.index(_readme_commands()[1])
+
+
 def test_torch_pinned_everywhere() -> None:
     """constraints.txt pins torch 2.13.0; tox applies it; metadata declares a range."""
     assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().splitlines()
@@ -57,6 +65,7 @@ def test_wheel_ships_what_users_need(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "conformance/writing-a-backend.md" in names
     assert "conformance/backends/expectations/torch.toml" in names
+    assert "conformance/durations.json" in names  # balances --shard
     assert len([n for n in names if n.startswith("conformance/lazy/golden/")]) >= 40
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
@@ -73,3 +82,17 @@ def test_build_output_is_not_tracked() -> None:
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert not [p for p in tracked if ".egg-info/" in p or p.startswith("build/")]
+
+
+def test_committed_scoreboard_is_generated_from_committed_reports(tmp_path: Path) -> None:
+    """docs/scoreboard.{md,html} are exactly what the scoreboard makes of docs/reports/."""
+    from conformance.scoreboard import run
+
+    reports = [ROOT / "docs" / "reports" / f"{name}.json" for name in ("reference", "torch")]
+    written = run(reports, tmp_path / "scoreboard")
+    for page in written:
+        committed = ROOT / "docs" / page.name
+        assert page.read_text() == committed.read_text(), (
+            f"{committed} is stale: python -m conformance scoreboard "
+            "docs/reports/reference.json docs/reports/torch.json -o docs/scoreboard"
+        )

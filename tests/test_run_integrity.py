@@ -73,6 +73,7 @@ def test_interrupted_run_is_not_a_verdict(
     assert main(["scoreboard", report_file, "-o", board]) == 2
     assert main(["scoreboard", report_file, "-o", board, "--allow-incomplete"]) == 0
     assert "INCOMPLETE: interrupted" in (tmp_path / "board.md").read_text()
+    assert 'id="incomplete-banner"' in (tmp_path / "board.html").read_text()
 
 
 def test_crash_in_setup_counts_against_its_area(run_suite: RunSuite) -> None:
@@ -215,3 +216,20 @@ def test_workers_limit_intra_op_threads(run_suite: RunSuite) -> None:
         "conformance.fx", "reference", "-n", "2", "--threads-per-worker=3", "-k", "test_pickle"
     )
     assert "conformance: 2 xdist workers x 3 intra-op thread(s)" in custom.text()
+
+
+def test_several_module_arguments_keep_every_test_attributed(run_suite: RunSuite) -> None:
+    """Two test modules named on the command line: each test keeps its own module's id.
+
+    pytest's node ids are then ``::test_name`` with no file part; the xdist controller
+    must still tell which module each test (and each started-but-unfinished test) is in.
+    """
+    run = run_suite(
+        "conformance.fx.test_hooks", "reference", "conformance.fx.test_realize", "-n", "2"
+    )
+    assert run.ret == 0, run.text()
+    assert run.report["run"]["status"] == "complete", run.report["run"]
+    ids = set(run.outcomes)
+    modules = {test_id.split("::", 1)[0] for test_id in ids}
+    assert modules == {"fx/test_hooks.py", "fx/test_realize.py"}
+    assert set(run.outcomes.values()) == {"passed"}

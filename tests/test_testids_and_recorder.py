@@ -32,6 +32,19 @@ PKG = testids.package_dir()
         ("tests/test_plugin.py::t", PKG.parent, [], None),
         ("lazy/test_nothing_here.py::t", Path("/tmp"), [PKG], None),
         ("::t", Path("/tmp"), [PKG], None),
+        # several module arguments: the module that defines the test decides.
+        (
+            "::test_str_shows_the_edit",
+            Path("/tmp"),
+            [PKG / "fx" / "test_hooks.py", PKG / "fx" / "test_realize.py"],
+            ("fx/test_realize.py::test_str_shows_the_edit", "fx"),
+        ),
+        (
+            "::test_forward_call_runs_no_hooks[x]",
+            Path("/tmp"),
+            [PKG / "fx" / "test_hooks.py", PKG / "fx" / "test_realize.py"],
+            ("fx/test_hooks.py::test_forward_call_runs_no_hooks[x]", "fx"),
+        ),
     ],
 )
 def test_canonical_id_from_any_node_id(
