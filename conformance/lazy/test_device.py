@@ -174,7 +174,11 @@ def test_sync_multi_leaves_other_tensors_pending(lazy_area: LazyArea) -> None:
 #: ``copy_`` between two device tensors: (destination dtype and shape, source on CPU).
 DEVICE_COPIES = {
     "same_type": (torch.float32, (2, 3), lambda: torch.arange(6.0).reshape(2, 3) - 2.5),
-    "float64_into_float32": (torch.float32, (2, 3), lambda: torch.arange(6.0).double().view(2, 3) / 3),
+    "float64_into_float32": (
+        torch.float32,
+        (2, 3),
+        lambda: torch.arange(6.0).view(2, 3).double() / 3,
+    ),
     "float_into_int64": (torch.int64, (2, 3), lambda: (torch.arange(6.0) * 1.75 - 4).view(2, 3)),
     "row_broadcast": (torch.float32, (2, 3), lambda: torch.tensor([1.5, -2.0, 3.25])),
     "int_row_into_float": (torch.float64, (3, 2), lambda: torch.tensor([[7], [-1], [4]])),
