@@ -36,7 +36,8 @@ What it does, per area (see :data:`AREAS`):
 
 Cost, measured on two shared cores: fx (~110 mutants) about 5 minutes, parametrize
 (~1,050) 17 to 70 minutes depending on the load; the lazy area is larger and is meant to
-be run with ``--max-per-module``.
+be run with ``--max-per-module`` (15 per module, 152 mutants: about 40 minutes under a
+load average of 20).
 """
 
 from __future__ import annotations
@@ -103,6 +104,28 @@ class Area:
 
 _COMMON_PRELOAD = ("torch", "torch.fx", "torch._dynamo", "numpy", "expecttest")
 
+#: The op sweep ops the lazy area's mutants run (``--ops``), out of OpInfo's ~700. The
+#: reference runs every op through the same generic tracer and executor, so a mutant of
+#: that code that one op sees, most ops see; what differs between ops is the path they
+#: take (elementwise with type promotion, reductions, views and their scatters, in-place
+#: ops, indexing, factories, random ops, linear algebra, nn.functional kernels, multiple
+#: outputs). These ops cover each path at about a twentieth of the sweep's cost; the rest
+#: of the lazy suite runs whole.
+LAZY_SWEEP_OPS = (
+    *("add", "sub", "mul", "true_divide", "pow", "where", "clamp", "copysign", "eq", "lt"),
+    *("logical_and", "bitwise_and", "exp", "log", "abs", "neg", "sigmoid", "tanh"),
+    *("sum", "mean", "amax", "argmax", "prod", "cumsum", "max.reduction_with_dim", "sort"),
+    *("topk", "cat", "stack", "index_select", "gather", "scatter", "scatter_add"),
+    *("index_put", "masked_fill", "fill", "view", "reshape", "transpose", "permute"),
+    *("expand", "narrow", "select", "squeeze", "unsqueeze", "t", "flatten", "chunk"),
+    *("split", "unbind", "clone", "contiguous", "diagonal", "as_strided", "tril", "roll"),
+    *("flip", "repeat", "matmul", "mm", "bmm", "addmm", "full_like", "zeros_like"),
+    *("new_zeros", "arange", "linspace", "bernoulli", "randn_like", "rand_like", "normal"),
+    *("uniform", "nn.functional.dropout", "nn.functional.relu", "softmax"),
+    *("nn.functional.linear", "nn.functional.conv2d", "nn.functional.embedding"),
+    *("nn.functional.layer_norm", "nn.functional.batch_norm", "nn.functional.cross_entropy"),
+)
+
 AREAS: dict[str, Area] = {
     "fx": Area(
         suite="conformance/fx",
@@ -134,7 +157,7 @@ AREAS: dict[str, Area] = {
             Target("conformance/backends/_reference_lazy.py"),
             Target("conformance/backends/reference.py", ("ReferenceBackend.lazy",)),
         ),
-        pytest_args=("--conformance-tier=smoke",),
+        pytest_args=("--conformance-tier=smoke", "--ops=" + ",".join(LAZY_SWEEP_OPS)),
         preload=(*_COMMON_PRELOAD, "torch.testing._internal.common_methods_invocations"),
     ),
 }
@@ -212,6 +235,9 @@ class Mutant:
     tests: list[str] | None = None
     #: Lines whose coverage decides which tests can see the mutant (see :func:`statement_lines`).
     lines: tuple[int, ...] = ()
+    #: For a mutant in the header of a ``def`` or ``class`` (decorators, signature, bases):
+    #: the lines of its body. See :func:`select_tests`.
+    body: tuple[int, ...] = ()
     #: killed | timeout | crashed | survived | not-covered | equivalent | invalid | pending
     status: str = "pending"
     detail: str = ""
@@ -307,6 +333,28 @@ def statement_lines(tree: ast.Module, start: Sequence[int], end: Sequence[int]) 
     return tuple(sorted(lines))
 
 
+def header_body_lines(tree: ast.Module, start: Sequence[int]) -> tuple[int, ...]:
+    """The body's lines of the ``def``/``class`` whose header holds ``start``, else ``()``.
+
+    A header (decorators, parameters and their defaults, return annotation, bases) runs
+    when the module is imported, but what it changes - a default, a decorator's wrapper,
+    a base class - is only seen where the function is called or the class used, and
+    then its body runs.
+    """
+    position = (start[0], start[1])
+    found: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None = None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        body_start = (node.body[0].lineno, node.body[0].col_offset)
+        if (first, 0) <= position < body_start and (found is None or node.lineno > found.lineno):
+            found = node
+    if found is None or found.end_lineno is None:
+        return ()
+    return tuple(range(found.body[0].lineno, found.end_lineno + 1))
+
+
 def _inside(pos: Sequence[int], span: tuple[tuple[int, int], tuple[int, int]]) -> bool:
     return span[0] <= (pos[0], pos[1]) < span[1]
 
@@ -343,6 +391,7 @@ def enumerate_mutants(lane: Path, targets: Iterable[Target]) -> list[Mutant]:
             mutated = mutate_code(source, operator_named(spec.operator_name)(), spec.occurrence)
             mutant.diff = "" if mutated is None else unified_diff(source, mutated, target.path)
             mutant.lines = statement_lines(tree, spec.start_pos, spec.end_pos)
+            mutant.body = header_body_lines(tree, spec.start_pos)
             if mutated is None or not _compiles(mutated, target.path):
                 mutant.status = "invalid"
                 mutant.detail = "the mutated module is not valid Python (never imported by anyone)"
@@ -467,10 +516,14 @@ def measure_coverage(lane: Path, area: Area, workdir: Path) -> dict[str, dict[in
         *base_args(lane, area),
         str(lane / area.suite),
     ]
+    env = _env(lane)
+    env["MUTATION_IMPORT_FIRST"] = ",".join(
+        t.path.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for t in area.targets
+    )
     with tempfile.TemporaryDirectory() as cwd:
         started = time.monotonic()
         done = subprocess.run(
-            command, cwd=cwd, env=_env(lane), capture_output=True, text=True, check=False
+            command, cwd=cwd, env=env, capture_output=True, text=True, check=False
         )
     (workdir / "baseline.log").write_text(done.stdout + done.stderr)
     if done.returncode != 0:
@@ -493,6 +546,13 @@ def select_tests(mutant: Mutant, lines: dict[int, set[str]]) -> list[str] | None
     labels: set[str] = set()
     for line in mutant.lines:
         labels |= lines.get(line, set())
+    if "" in labels and mutant.body:
+        # A def's or class's header: the tests that ran its body; a body that only ran
+        # at definition time (a dataclass's fields) leaves every test; none: not covered.
+        body: set[str] = set()
+        for line in mutant.body:
+            body |= lines.get(line, set())
+        labels = body - {""} or body
     if "" in labels:
         return None  # ran outside any test (definition time): it can affect every test
     return sorted(labels)
@@ -521,6 +581,11 @@ def _child(lane: Path, args: list[str], log: Path) -> None:  # pragma: no cover 
         os.chdir(scratch)
         sys.dont_write_bytecode = True
         sys.path[:0] = [str(lane), str(TOOLS)]
+        # Tests that run a snippet in a fresh interpreter (conformance.lazy.isolated)
+        # must import the mutated lane too, not the installed packages.
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(lane), str(TOOLS), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
         for name in list(sys.modules):
             if name.split(".")[0] in PACKAGES:
                 del sys.modules[name]

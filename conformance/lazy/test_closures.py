@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 
@@ -9,9 +10,15 @@ import pytest
 import torch
 
 from conformance.contract import LazyArea
+from conformance.discovery import LoadedBackend
 from conformance.lazy.dialects import ops
+from conformance.lazy.isolated import run_isolated
 
 TIMEOUT = 10.0
+#: How long a later step's closure is given to (wrongly) start while an earlier one is
+#: still running. Only a broken backend can be seen in this window; a conforming one
+#: passes however long it is.
+OVERTAKE_WINDOW = 1.0
 
 
 def test_sync_closure_runs_after_graph_executed(lazy_area: LazyArea) -> None:
@@ -128,3 +135,53 @@ def test_failed_async_closure_makes_next_step_raise(lazy_area: LazyArea) -> None
             time.sleep(0.05)
     assert raised is not None, "no step raised after an asynchronous closure failed"
     assert isinstance(raised.__cause__, ValueError), repr(raised.__cause__)
+
+
+def test_async_closures_of_a_later_step_wait_for_earlier_ones(lazy_area: LazyArea) -> None:
+    """Asynchronous closures run one at a time: a later step's wait for an earlier step's.
+
+    PyTorch queues every step's asynchronous closures for one worker thread, so they
+    never overlap and run in the order added, across steps too. A backend starting a
+    worker per step runs the second step's closure while the first one is still running.
+    """
+    release, second_ran = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def first() -> None:
+        release.wait(TIMEOUT)
+        calls.append("first")
+
+    def second() -> None:
+        calls.append("second")
+        second_ran.set()
+
+    lazy_area.add_step_closure(first, run_async=True)
+    lazy_area.mark_step()
+    lazy_area.add_step_closure(second, run_async=True)
+    lazy_area.mark_step()
+    overtook = second_ran.wait(OVERTAKE_WINDOW)
+    release.set()
+    assert second_ran.wait(TIMEOUT), "the second step's asynchronous closure never ran"
+    assert not overtook, f"the second step's closure ran while the first one was running: {calls}"
+    assert calls == ["first", "second"]
+
+
+def test_program_using_async_closures_exits(conformance_backend: LoadedBackend) -> None:
+    """A program exits normally after its asynchronous closures ran.
+
+    The worker running them must not keep the interpreter alive (PyTorch's stops when
+    its queue stays empty): a training script would otherwise hang after its last line.
+    Runs in a fresh process, which must exit within the isolated run's timeout.
+    """
+    code = """
+        import threading
+        done = threading.Event()
+        area.add_step_closure(done.set, run_async=True)
+        area.mark_step()
+        result = done.wait(60)
+    """
+    try:
+        ran = run_isolated(conformance_backend.spec, code, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process did not exit within 120 s after its asynchronous closure ran")
+    assert ran is True, "the asynchronous closure never ran"

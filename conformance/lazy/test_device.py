@@ -171,3 +171,36 @@ def test_sync_multi_leaves_other_tensors_pending(lazy_area: LazyArea) -> None:
     lazy_area.sync_multi([y])
     assert "add" in ops(lazy_area.ir_text([z]), lazy_area.ir_dialect)
     assert lazy_area.counter_value("SyncedTensorsWithIR") == 1
+
+
+#: ``copy_`` between two device tensors: (destination dtype and shape, source on CPU).
+DEVICE_COPIES = {
+    "same_type": (torch.float32, (2, 3), lambda: torch.arange(6.0).reshape(2, 3) - 2.5),
+    "float64_into_float32": (
+        torch.float32,
+        (2, 3),
+        lambda: torch.arange(6.0).view(2, 3).double() / 3,
+    ),
+    "float_into_int64": (torch.int64, (2, 3), lambda: (torch.arange(6.0) * 1.75 - 4).view(2, 3)),
+    "row_broadcast": (torch.float32, (2, 3), lambda: torch.tensor([1.5, -2.0, 3.25])),
+    "int_row_into_float": (torch.float64, (3, 2), lambda: torch.tensor([[7], [-1], [4]])),
+}
+
+
+@pytest.mark.parametrize("case", list(DEVICE_COPIES))
+def test_copy_between_device_tensors(lazy_area: LazyArea, case: str) -> None:
+    """``dst.copy_(src)`` of two device tensors converts src's dtype and broadcasts its shape.
+
+    The destination keeps its own dtype and shape, as on CPU; each case differs from the
+    plain same-type copy in one thing (dtype, broadcast) or both.
+    """
+    dtype, shape, make = DEVICE_COPIES[case]
+    source = make()
+    expected = torch.zeros(shape, dtype=dtype).copy_(source)
+    dst = torch.zeros(shape, dtype=dtype).to(lazy_area.device)
+    dst.copy_(source.to(lazy_area.device))
+    before_step = dst.cpu()
+    assert (before_step.dtype, tuple(before_step.shape)) == (dtype, shape)
+    torch.testing.assert_close(before_step, expected)
+    lazy_area.mark_step()
+    torch.testing.assert_close(dst.cpu(), expected)

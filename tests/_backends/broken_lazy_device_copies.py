@@ -1,0 +1,43 @@
+"""Broken lazy backends for copies between device tensors and into extracted graphs.
+
+Used by ``tests/test_lazy_behaviour_broken_backends.py`` against
+``conformance/lazy/test_device.py`` and ``conformance/lazy/test_extract.py``. Each bug is
+patched into the reference implementation when the suite's fixture calls ``init()``.
+Name one as ``--backend=broken_lazy_device_copies:<attribute>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broken_lazy import BrokenBackend
+
+
+def _copy_skips_broadcast() -> None:
+    """Bug: ``dst.copy_(src)`` of two device tensors takes src's shape when they differ."""
+    from reference_impl.lazy import tensor
+
+    real = tensor._copy
+
+    def copy(dst: Any, src: Any, non_blocking: bool = False) -> Any:
+        if isinstance(src, tensor.LazyTensor) and tuple(src.shape) != tuple(dst.shape):
+            out = src
+            if src.dtype != dst.dtype:
+                out = tensor.dispatch(tensor.aten._to_copy.default, (out,), {"dtype": dst.dtype})
+            return tensor.LazyTensor(ir=out.value())
+        return real(dst, src, non_blocking)
+
+    tensor.SPECIAL[tensor.aten.copy.default] = copy
+
+
+def _factory_devices_not_retargeted() -> None:
+    """Bug: extraction leaves ``device="cpu"`` factory arguments of the graph as they are."""
+    from reference_impl.lazy import extract
+
+    extract._retarget_devices = lambda module: None  # type: ignore[assignment]
+
+
+copy_skips_broadcast = BrokenBackend("copy-skips-broadcast", _copy_skips_broadcast)
+factory_devices_not_retargeted = BrokenBackend(
+    "factory-devices-not-retargeted", _factory_devices_not_retargeted
+)
