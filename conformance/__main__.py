@@ -1,11 +1,15 @@
-"""Command line: ``python -m conformance compare BASE.json NEW.json`` and
-``python -m conformance scoreboard REPORT.json [REPORT2.json ...] [-o OUTPUT]``.
+"""Command line: ``python -m conformance compare BASE.json NEW.json``,
+``python -m conformance scoreboard REPORT.json [REPORT2.json ...] [-o OUTPUT]``,
+``python -m conformance merge SHARD.json... -o RUN.json`` and
+``python -m conformance durations REPORT.json... -o DURATIONS.json``.
 
 Exit status of compare: 0 when NEW has no regression against BASE, 1 when it has (or,
-with ``--strict``, a changed failure); of scoreboard: 0. Both exit 2 on bad input: a
-missing or malformed report, a report of a run that did not complete (unless
-``--allow-incomplete``), or for compare two reports of different backends (unless
-``--allow-different-backends``). Errors are one line on stderr, never a traceback.
+with ``--strict``, a changed failure); of scoreboard, merge and durations: 0. All exit 2
+on bad input: a missing or malformed report, a report of a run that did not complete
+(unless ``--allow-incomplete``; merge takes incomplete shards and says so), for compare
+two reports of different backends (unless ``--allow-different-backends``), for merge
+reports that are not every shard of one run. Errors are one line on stderr, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -54,7 +58,26 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("scoreboard"),
         help="output path without suffix: writes OUTPUT.md and OUTPUT.html (default: scoreboard)",
     )
-    for sub in (gate, board):
+    join = commands.add_parser(
+        "merge",
+        help="join the reports of a sharded run (pytest --shard K/N) into one run's report",
+    )
+    join.add_argument("shards", type=Path, nargs="+", help="the report of every shard")
+    join.add_argument("-o", "--output", type=Path, required=True, help="merged report to write")
+    timing = commands.add_parser(
+        "durations",
+        help="write the durations file that balances --shard, from reports' per-test durations",
+    )
+    timing.add_argument("reports", type=Path, nargs="+", help="reports of full runs")
+    timing.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="durations file to write (the suite ships conformance/durations.json; pass "
+        "yours to pytest with --shard-durations)",
+    )
+    for sub in (gate, board, timing):
         sub.add_argument(
             "--allow-incomplete",
             action="store_true",
@@ -69,6 +92,20 @@ def main(argv: list[str] | None = None) -> int:
         print(guide_path())
         return 0
     try:
+        if args.command == "merge":
+            from conformance import merge
+
+            print("\n".join(merge.run(args.shards, args.output)))
+            return 0
+        if args.command == "durations":
+            from conformance import sharding
+
+            print(
+                sharding.write_durations(
+                    args.reports, args.output, allow_incomplete=args.allow_incomplete
+                )
+            )
+            return 0
         if args.command == "scoreboard":
             written = scoreboard.run(
                 args.reports, args.output, allow_incomplete=args.allow_incomplete

@@ -14,6 +14,12 @@ collects nothing itself: it learns the selected tests from each worker's collect
 maps node ids to canonical ids by file location (``conformance.testids``), which is how
 a test whose worker crashed, even during setup, is still attributed to its area.
 
+``--shard K/N`` keeps one group of the selection (``conformance.sharding``), split last,
+after ``-k``, ``-m`` and the suite's own deselection; under xdist each worker splits its
+own identical collection, and sends the unsplit selection to the controller at the end
+(``workeroutput``) for the report's ``shard.selection``. Progress lines
+(``conformance.progress``) are printed by the controller, or by a plain run.
+
 The report is written when the run starts (status ``unfinished``) and rewritten when it
 ends, so whatever happens in between (an interrupt, a crashed worker, a killed process)
 the file on disk says how the run ended; see ``conformance.results``.
@@ -34,6 +40,7 @@ from conformance import testids
 from conformance.contract import AREAS, LAZY_CAPABILITIES, CapabilityError, check_capability_names
 from conformance.discovery import BackendError, LoadedBackend, load_backend
 from conformance.manifest import Manifest, ManifestError, load_manifest, write_expectations
+from conformance.progress import DEFAULT_INTERVAL, Progress, estimate_line
 from conformance.recorder import Recorder
 from conformance.results import (
     RunStatus,
@@ -50,7 +57,18 @@ from conformance.runtime import (
     accept_mode,
     configure_threads,
     describe_threads,
+    planned_workers,
     user_timeout_configured,
+)
+from conformance.sharding import (
+    Durations,
+    DurationsError,
+    Shard,
+    assign,
+    default_durations_path,
+    load_durations,
+    parse_shard,
+    selection_digest,
 )
 
 ENV_BACKEND = "CONFORMANCE_BACKEND"
@@ -66,6 +84,8 @@ PROP_ID, PROP_AREA, PROP_NOT_IMPL, PROP_CATEGORY = (
 PROP_DISPATCH, PROP_FALLBACKS = "conformance_dispatch", "conformance_fallbacks"
 #: Golden files a test wrote (accept runs only), and the warnings it raised.
 PROP_GOLDENS, PROP_WARNINGS = "conformance_goldens_written", "conformance_warnings"
+#: xdist ``workeroutput`` key: the selection a worker collected, before --shard split it.
+WORKER_SELECTION = "conformance_selection"
 SWEEP_DTYPES = ("float32", "float64", "bfloat16", "float16", "int64", "bool")
 TIERS = ("full", "smoke")
 
@@ -184,6 +204,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="show the warnings conformance tests raise in pytest's warnings summary "
         "(by default they are kept in the report's per-test 'warnings' only)",
     )
+    group.addoption(
+        "--shard",
+        default=None,
+        dest="conformance_shard",
+        metavar="K/N",
+        help="run only the K-th (from 1) of N deterministic, duration-balanced groups of "
+        "the selected tests; each shard writes its own report and 'python -m conformance "
+        "merge' joins them into the report of one run",
+    )
+    group.addoption(
+        "--shard-durations",
+        default=None,
+        dest="conformance_shard_durations",
+        metavar="FILE",
+        help="durations file that balances --shard and the progress estimate (default: the "
+        "one shipped with the suite; write your own with 'python -m conformance durations')",
+    )
+    group.addoption(
+        "--conformance-progress",
+        type=_seconds,
+        default=DEFAULT_INTERVAL,
+        dest="conformance_progress",
+        metavar="SECONDS",
+        help="print a progress line (tests done per area, estimated time left) at most every "
+        f"SECONDS during the run (default {DEFAULT_INTERVAL:g}; 0 turns it off)",
+    )
     # The op sweep (lazy/test_ops.py).
     group.addoption(
         "--dtypes",
@@ -263,6 +309,12 @@ class ConformanceState:
     usage_error: str = ""
     unattributed_crashes: list[str] = field(default_factory=list)
     watchdog: Watchdog | None = None
+    shard: Shard | None = None
+    #: The conformance tests the run selected before --shard split it (canonical ids).
+    selection: list[str] | None = None
+    progress: Progress | None = None
+    _progress_line: str = ""
+    _durations: Durations | None = None
     _initial: list[Path] | None = None
 
     def __post_init__(self) -> None:
@@ -333,6 +385,20 @@ class ConformanceState:
         except ValueError:
             self.refuse("conformance_full_sample must be a number from 0 to 1")
 
+    @property
+    def durations(self) -> Durations:
+        """The durations file (``--shard-durations``, else the one shipped)."""
+        if self._durations is None:
+            option = self.config.getoption("conformance_shard_durations")
+            path = Path(option) if option is not None else default_durations_path()
+            if not path.is_absolute():
+                path = self.config.invocation_params.dir / path
+            try:
+                self._durations = load_durations(path)
+            except DurationsError as exc:
+                self.refuse(str(exc))
+        return self._durations
+
     def targets_conformance(self) -> bool:
         """Whether this run is about conformance even before collection says so."""
         if self.config.getoption("backend"):
@@ -371,6 +437,10 @@ class ConformanceState:
             found = self.canonical_from_nodeid(nodeid)
             if found is not None:
                 self.recorder.start(*found)
+                if self.progress is not None:
+                    import time
+
+                    self.progress.start(time.monotonic())
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collection(self, session: pytest.Session) -> Any:
@@ -408,6 +478,8 @@ class ConformanceState:
         test_id = props.get(PROP_ID)
         if not isinstance(test_id, str):
             return  # not a conformance test
+        if report.when == "teardown":
+            self._progress(test_id)
         goldens = props.get(PROP_GOLDENS)
         if isinstance(goldens, list) and report.when == "call":
             self.goldens_written.extend(str(g) for g in goldens)
@@ -443,12 +515,103 @@ class ConformanceState:
         if running:
             message += f"; it was running {running}"
         self.recorder.crash(test_id, area, worker, message)
+        self._progress(test_id, now=True)
         listed = self.listed(test_id)
         if listed is not None:
             # Show it as the expected failure it is, so it neither fails the run nor the
             # terminal's count (both read these fields after this tryfirst hook).
             report.outcome = "skipped"
             report.wasxfail = f"{listed[0]} (crashed: {message})"
+
+    def _progress(self, test_id: str, *, now: bool = False) -> None:
+        """A test ended: note it; the line, when due, is printed after pytest's own output
+        for the test (``pytest_runtest_logfinish``), or at once for a crashed test."""
+        import time
+
+        if self.progress is None or _is_worker(self.config):
+            return
+        line = self.progress.finish(test_id, time.monotonic())
+        if line is not None:
+            self._progress_line = line
+        if now:
+            self._write_progress()
+
+    def _write_progress(self) -> None:
+        line, self._progress_line = self._progress_line, ""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if not line or reporter is None:
+            return
+        reporter.ensure_newline()
+        writer = getattr(reporter, "_tw", None)
+        if getattr(writer, "width_of_current_line", 0):
+            reporter.write("\n")  # after a row of dots
+        reporter.write_line(line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self._write_progress()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Record the selection (after -k, -m and the suite's own deselection), then shard it.
+
+        The groups depend only on the set of selected ids, so every xdist worker keeps
+        the same tests and a run gives the same shard with and without ``-n``. Items of
+        other projects in the same run are split by node id alongside.
+        """
+        if not self.targeted:
+            return
+        keys = [str(dict(item.user_properties).get(PROP_ID, item.nodeid)) for item in items]
+        self.selection = [
+            key for item, key in zip(items, keys, strict=True) if _conformance_item(item)
+        ]
+        if self.shard is None:
+            return
+        groups = assign(keys, self.shard.count, self.durations.weight)
+        keep = [
+            item for item, key in zip(items, keys, strict=True) if groups[key] == self.shard.index
+        ]
+        dropped = [
+            item for item, key in zip(items, keys, strict=True) if groups[key] != self.shard.index
+        ]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: a worker's selection before sharding (it collected, we did not)."""
+        output = getattr(node, "workeroutput", None) or {}
+        selection = output.get(WORKER_SELECTION)
+        if self.selection is None and isinstance(selection, list):
+            self.selection = [str(t) for t in selection]
+
+    def shard_json(self) -> dict[str, Any] | None:
+        """The report's ``shard`` object: which group, of which selection, by which file."""
+        if self.shard is None:
+            return None
+        durations = self._durations
+        return {
+            "index": self.shard.index,
+            "count": self.shard.count,
+            "durations": None
+            if durations is None
+            else {"source": durations.source, "sha256": durations.digest},
+            "selection": None
+            if self.selection is None
+            else {"total": len(self.selection), "sha256": selection_digest(self.selection)},
+        }
+
+    def empty_shard(self) -> bool:
+        """A shard to which none of a non-empty selection fell (a success, not 'no tests')."""
+        return (
+            self.shard is not None
+            and bool(self.selection)
+            and not self.recorder.collected
+            and not self.recorder.results
+        )
 
     def canonical_from_nodeid(self, nodeid: str) -> tuple[str, str] | None:
         """(canonical id, area) of a node id seen on the xdist controller (no items there)."""
@@ -486,6 +649,10 @@ class ConformanceState:
             detail = (
                 f"a worker crashed while running {self.unattributed_crashes[-1]}, which no "
                 "suite test matches, so its outcome is not in this report"
+            )
+        elif self.empty_shard():
+            detail = (
+                f"none of the {len(self.selection or [])} selected tests fell to shard {self.shard}"
             )
         elif not rec.collected and not rec.results:
             status = "no_tests"
@@ -540,8 +707,22 @@ class ConformanceState:
             run=run,
             torch_version=_torch_version(),
             options=_options(self.config),
+            shard=self.shard_json(),
+            expectations_sha256=_file_sha256(self._manifest.path if self._manifest else None),
         )
         write_report(self.report_path, report)
+
+
+def _file_sha256(path: Path | None) -> str | None:
+    """The manifest's content digest: two runs judged by the same known failures agree."""
+    import hashlib
+
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _torch_version() -> str | None:
@@ -631,6 +812,10 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _conformance_item(item: pytest.Item) -> bool:
+    return any(key == PROP_ID for key, _ in item.user_properties)
+
+
 def _report_path(state: ConformanceState) -> Path | None:
     """The ``--conformance-report`` path, checked writable now rather than after the run."""
     target = state.config.getoption("conformance_report")
@@ -664,6 +849,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "(conformance.contract.LAZY_CAPABILITIES); without them it is not implemented",
     )
     if not state.targets_conformance():
+        if config.getoption("conformance_shard") is not None:
+            raise pytest.UsageError(
+                "torch-conformance: --shard splits conformance runs only; name the suite "
+                "(pytest --pyargs conformance ...) or pass --backend"
+            )
         return
     state.targeted = True
     if not _is_worker(config):
@@ -678,11 +868,27 @@ def pytest_configure(config: pytest.Config) -> None:
     _ = state.backend, state.manifest, state.tier, state.full_sample, _default_timeout(config)
     _check_ops(state)
     _check_suite_modules(state)
+    _configure_shard(state)
     configure_threads(config, config.getoption("conformance_threads"))
     if not _is_worker(config):
         _install_sigterm(config)
     _make_breadcrumb_dir(config)
     state.watchdog = Watchdog.start(state)
+
+
+def _configure_shard(state: ConformanceState) -> None:
+    """Parse --shard, load the durations file, set up the progress line."""
+    option = state.config.getoption("conformance_shard")
+    if option is not None:
+        try:
+            state.shard = parse_shard(str(option))
+        except ValueError as exc:
+            state.refuse(str(exc))
+    interval = float(state.config.getoption("conformance_progress"))
+    if state.shard is not None or interval > 0:
+        durations = state.durations
+        if not _is_worker(state.config):
+            state.progress = Progress(interval, durations.weight)
 
 
 def _set_golden_dir(state: ConformanceState) -> None:
@@ -905,9 +1111,32 @@ def _default_timeout(config: pytest.Config) -> float:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """A plain run (or an xdist worker): the selected conformance tests, in order."""
     ids = [dict(item.user_properties) for item in session.items]
-    state_of(session.config).recorder.collect(
-        [(str(p[PROP_ID]), str(p[PROP_AREA])) for p in ids if PROP_ID in p]
+    state = state_of(session.config)
+    selected = [(str(p[PROP_ID]), str(p[PROP_AREA])) for p in ids if PROP_ID in p]
+    state.recorder.collect(selected)
+    if not _is_worker(session.config):
+        _announce(state, selected)
+
+
+def _announce(state: ConformanceState, selected: list[tuple[str, str]]) -> None:
+    """Start the progress bookkeeping and print the run's expected test time."""
+    if state.progress is None or state.progress.areas or not selected:
+        return
+    state.progress.collect(selected)
+    reporter = state.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    durations = state.durations
+    seconds = sum(durations.weight(test_id) for test_id, _ in selected)
+    source = Path(durations.source).name if durations.source else "the durations file"
+    line = estimate_line(
+        len(selected),
+        seconds,
+        planned_workers(state.config),
+        source,
+        str(state.shard) if state.shard is not None else None,
     )
+    reporter.write_line(line)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -915,7 +1144,9 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     """On the xdist controller: the selected tests, from a worker's collection."""
     state = state_of(node.config)
     found = [state.canonical_from_nodeid(nodeid) for nodeid in ids]
-    state.recorder.collect([f for f in found if f is not None])
+    selected = [f for f in found if f is not None]
+    state.recorder.collect(selected)
+    _announce(state, selected)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -953,7 +1184,8 @@ def _describe_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
 
 
 def _unmatched(state: ConformanceState) -> list[dict[str, Any]]:
-    collected = list(state.recorder.collected)
+    # A shard judges entries against the whole selection: the other shards run the rest.
+    collected = list(state.recorder.collected) if state.shard is None else state.selection or []
     if not collected or state._manifest is None:
         return []
     # A sweep narrowed with --ops or --dtypes leaves most op entries unmatched by design.
@@ -1005,8 +1237,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = state_of(config)
     if state.watchdog is not None:
         state.watchdog.stop()
+    if _is_worker(config) and state.targeted and state.selection is not None:
+        config.workeroutput[WORKER_SELECTION] = state.selection  # type: ignore[attr-defined]
     if _is_worker(config) or not state.targeted:
         return
+    if state.empty_shard() and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = exitstatus = pytest.ExitCode.OK
     expectations_target = config.getoption("write_expectations")
     if expectations_target is not None:
         out = Path(expectations_target)

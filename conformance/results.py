@@ -210,11 +210,21 @@ def build_report(
     run: RunStatus,
     torch_version: str | None,
     options: dict[str, Any] | None = None,
+    shard: dict[str, Any] | None = None,
+    expectations_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON-ready report. Test entries are sorted by id so reports diff cleanly."""
+    """The JSON-ready report. Test entries are sorted by id so reports diff cleanly.
+
+    ``shard`` is the ``--shard`` run's group (``index``, ``count``, the ``durations``
+    file and the whole ``selection``'s size and digest), None for an unsharded run; a
+    merged report has ``merged_from`` instead (see ``conformance.merge``).
+    """
+    from conformance import __version__
+
     return {
         "schema": REPORT_SCHEMA,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "suite_version": __version__,
         "backend": backend,
         "torch_version": torch_version,
         "python_version": platform.python_version(),
@@ -222,7 +232,9 @@ def build_report(
         "argv": sys.argv[1:],
         "options": options or {},
         "expectations": expectations,
+        "expectations_sha256": expectations_sha256,
         "unmatched_expectations": unmatched,
+        "shard": shard,
         "run": run.to_json(),
         "exitstatus": run.exitstatus,
         "summary": summary(results),

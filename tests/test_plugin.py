@@ -121,7 +121,14 @@ def test_options_listed_in_named_group(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--help")
     text = result.stdout.str()
     group = text[text.index("torch-conformance:") :]
-    for option in ("--backend=NAME", "--expectations=FILE", "--conformance-report=FILE"):
+    for option in (
+        "--backend=NAME",
+        "--expectations=FILE",
+        "--conformance-report=FILE",
+        "--shard=K/N",
+        "--shard-durations=FILE",
+        "--conformance-progress=SECONDS",
+    ):
         assert option in group
 
 

@@ -65,6 +65,7 @@ def test_wheel_ships_what_users_need(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "conformance/writing-a-backend.md" in names
     assert "conformance/backends/expectations/torch.toml" in names
+    assert "conformance/durations.json" in names  # balances --shard
     assert len([n for n in names if n.startswith("conformance/lazy/golden/")]) >= 40
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
