@@ -123,6 +123,10 @@ def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Run
     return run
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class RunningSuite:
     """A child pytest started in the background (for interrupt tests)."""
 
@@ -165,6 +169,9 @@ def start_suite(
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,  # its own process group, as a terminal job has
+            # A terminal's Ctrl-C reaches a pytest whose SIGINT is not ignored; an xdist
+            # worker (this test's parent under -n) ignores it, and children inherit that.
+            preexec_fn=_default_sigint,
         )
         started.append(proc)
         return RunningSuite(proc, report)
