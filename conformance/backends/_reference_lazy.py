@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from conformance.contract import LAZY_CAPABILITIES
+
 if TYPE_CHECKING:
     import torch
     from torch.fx import GraphModule
@@ -20,26 +22,8 @@ class ReferenceLazyArea:
 
     device = "lazy"
     ir_dialect = "pytorch"
-    #: Every optional part of the lazy contract (conformance.contract.LAZY_CAPABILITIES).
-    capabilities = frozenset(
-        {
-            "force_fallback",
-            "ir_reuse",
-            "save_graphs",
-            "extract_compiled_graph",
-            "cpu_rng",
-            "generator_ops_traced",
-            "sin_falls_back",
-            "counter:MarkStep",
-            "counter:SyncedTensorsWithIR",
-            "counter:UncachedCompile",
-            "counter:CachedCompile",
-            "counter:DeviceDataCacheMiss",
-            "counter:CreateLtcTensor",
-            "counter:DestroyLtcTensor",
-            "counter:lazy_ops",
-        }
-    )
+    #: Every optional part of the lazy contract: it provides all of them.
+    capabilities = frozenset(LAZY_CAPABILITIES)
 
     @property
     def native_ops(self) -> frozenset[str]:

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from conformance.contract import LAZY_CAPABILITIES
+
 if TYPE_CHECKING:
     import torch
     from torch.fx import GraphModule
@@ -26,26 +28,8 @@ class TorchLazyArea:
     device = "lazy"
     ir_dialect = "pytorch"
     save_graphs_env = "LTC_SAVE_TENSORS_FILE"
-    #: Every optional part of the lazy contract (conformance.contract.LAZY_CAPABILITIES).
-    capabilities = frozenset(
-        {
-            "force_fallback",
-            "ir_reuse",
-            "save_graphs",
-            "extract_compiled_graph",
-            "cpu_rng",
-            "generator_ops_traced",
-            "sin_falls_back",
-            "counter:MarkStep",
-            "counter:SyncedTensorsWithIR",
-            "counter:UncachedCompile",
-            "counter:CachedCompile",
-            "counter:DeviceDataCacheMiss",
-            "counter:CreateLtcTensor",
-            "counter:DestroyLtcTensor",
-            "counter:lazy_ops",
-        }
-    )
+    #: Every optional part of the lazy contract: it provides all of them.
+    capabilities = frozenset(LAZY_CAPABILITIES)
     _initialized = False
 
     def init(self) -> None:

@@ -17,8 +17,8 @@ import importlib.util
 from functools import cached_property
 from pathlib import Path
 
-from conformance.backends._adapters import MirroredFxArea, MirroredParametrizeArea
 from conformance.backends._torch_xla_lazy import TorchXlaLazyArea
+from conformance.backends.pytorch import TorchBackend
 
 INSTALL_HINT = (
     "install it next to its torch in a separate environment: "
@@ -45,8 +45,8 @@ def check_installed() -> str:
     return xla_version
 
 
-class TorchXlaBackend:
-    """Backend over the installed ``torch_xla`` and its ``torch``."""
+class TorchXlaBackend(TorchBackend):
+    """Backend over the installed ``torch_xla``; fx and parametrize are its torch's own."""
 
     name = "torch_xla"
     # Only the lazy area introduces a device (``xla``); fx and parametrize run on the CPU.
@@ -63,18 +63,6 @@ class TorchXlaBackend:
         return self._xla_version
 
     @cached_property
-    def fx(self) -> MirroredFxArea:
-        from torch.fx import _lazy_graph_module
-
-        return MirroredFxArea(_lazy_graph_module)
-
-    @cached_property
-    def parametrize(self) -> MirroredParametrizeArea:
-        from torch.nn.utils import parametrizations, parametrize
-
-        return MirroredParametrizeArea(parametrize, parametrizations)
-
-    @cached_property
-    def lazy(self) -> TorchXlaLazyArea:
+    def lazy(self) -> TorchXlaLazyArea:  # type: ignore[override]  # another lazy device
         # torch_xla is only imported by the area's init(), never at backend load.
         return TorchXlaLazyArea()
