@@ -56,6 +56,12 @@ class SuiteRun:
         assert self.outcomes, f"no report from the child run:\n{self.text()}"
         assert self.ret != 0, f"the suite passed on {label}:\n{self.text()}"
         failed = set(self.failed_ids())
+        # A variant whose patch itself breaks (a hook point that moved) errors every test
+        # and would look "caught": a planted bug leaves most of the suite passing.
+        assert "passed" in self.outcomes.values(), (
+            f"{label}: no test passed, so the variant is broken as a whole, not by its bug:"
+            f"\n{self.text()}"
+        )
         missed = [test for test in catching if test not in failed]
         assert not missed, (
             f"{label}: these tests should have failed but were "

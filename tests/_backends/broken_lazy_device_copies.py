@@ -15,19 +15,21 @@ from broken_lazy import BrokenBackend
 
 def _copy_skips_broadcast() -> None:
     """Bug: ``dst.copy_(src)`` of two device tensors takes src's shape when they differ."""
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
+    from reference_impl.lazy.tensor import LazyTensor
 
-    real = tensor._copy
+    real = lowering.copy
 
     def copy(dst: Any, src: Any, non_blocking: bool = False) -> Any:
-        if isinstance(src, tensor.LazyTensor) and tuple(src.shape) != tuple(dst.shape):
+        if isinstance(src, LazyTensor) and tuple(src.shape) != tuple(dst.shape):
             out = src
             if src.dtype != dst.dtype:
-                out = tensor.dispatch(tensor.aten._to_copy.default, (out,), {"dtype": dst.dtype})
-            return tensor.LazyTensor(ir=out.value())
+                to_copy = lowering.aten._to_copy.default
+                out = lowering.dispatch(to_copy, (out,), {"dtype": dst.dtype})
+            return LazyTensor(ir=out.value())
         return real(dst, src, non_blocking)
 
-    tensor.SPECIAL[tensor.aten.copy.default] = copy
+    lowering.SPECIAL[lowering.aten.copy.default] = copy
 
 
 def _factory_devices_not_retargeted() -> None:

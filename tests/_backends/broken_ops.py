@@ -103,16 +103,16 @@ def _on_result(names: set[str], change: Callable[[str, Any, Any], Any]) -> Calla
     """A patch that replaces the result of ops ``names`` with ``change(name, real, out)``."""
 
     def patch() -> None:
-        from reference_impl.lazy import tensor
+        from reference_impl.lazy import lowering
 
-        real = tensor.dispatch
+        real = lowering.dispatch
 
         def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             out = real(func, args, kwargs)
-            name = tensor.op_name(func)
+            name = lowering.op_name(func)
             return change(name, real, out) if name in names else out
 
-        tensor.dispatch = dispatch  # type: ignore[assignment]
+        lowering.dispatch = dispatch
 
     return patch
 
@@ -149,17 +149,17 @@ def _own_device_rng() -> None:
     """
     import torch
 
-    from reference_impl.lazy import tensor
+    from reference_impl.lazy import lowering
 
-    real = tensor.dispatch
+    real = lowering.dispatch
     random_ops = {"native_dropout", "uniform", "uniform_", "bernoulli", "bernoulli_", "normal"}
 
     def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if tensor.op_name(func) in random_ops:
+        if lowering.op_name(func) in random_ops:
             torch.rand(1)
         return real(func, args, kwargs)
 
-    tensor.dispatch = dispatch  # type: ignore[assignment]
+    lowering.dispatch = dispatch
 
 
 def _slow_hypot() -> None:
