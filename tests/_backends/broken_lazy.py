@@ -47,8 +47,8 @@ def _views_stop_aliasing() -> None:
         wrapped.add(out)
         return out
 
-    def sync_tensors(tensors: Any) -> None:
-        real_sync(tensors)
+    def sync_tensors(tensors: Any, *args: Any, **kwargs: Any) -> None:
+        real_sync(tensors, *args, **kwargs)
         for t in list(wrapped):
             torch._sync(t)
             torch._C._unsafe_reset_storage(t)
