@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from conformance.contract import AREAS
 
@@ -112,17 +113,12 @@ def initial_paths(args: list[str], invocation_dir: Path, pyargs: bool) -> list[P
     With ``--pyargs`` a dotted name is the directory of its package (or its module file);
     anything else is a path relative to ``invocation_dir``.
     """
-    import importlib.util
-
     paths = []
     for arg in args:
         target = arg.split("::", 1)[0]
         path: Path | None = None
         if pyargs and target and "/" not in target:
-            try:
-                spec = importlib.util.find_spec(target)
-            except (ImportError, ValueError):
-                spec = None
+            spec = _find_spec(target)
             if spec is not None and spec.origin:
                 origin = Path(spec.origin)
                 path = origin.parent if origin.name == "__init__.py" else origin
@@ -151,14 +147,19 @@ def names_suite(arg: str, invocation_dir: Path, pyargs: bool) -> bool:
     return path in (package, package.parent) or package in path.parents
 
 
-def module_exists(dotted: str) -> bool:
-    """Whether dotted name ``dotted`` (``conformance.fx.test_x``) is an importable module."""
+def _find_spec(dotted: str) -> Any:
+    """The import spec of module ``dotted``, or None when it cannot be found."""
     import importlib.util
 
     try:
-        return importlib.util.find_spec(dotted) is not None
+        return importlib.util.find_spec(dotted)
     except (ImportError, ValueError):
-        return False
+        return None
+
+
+def module_exists(dotted: str) -> bool:
+    """Whether dotted name ``dotted`` (``conformance.fx.test_x``) is an importable module."""
+    return _find_spec(dotted) is not None
 
 
 def close_module_names(dotted: str) -> list[str]:
