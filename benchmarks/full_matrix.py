@@ -79,6 +79,22 @@ def outcomes(report: Path) -> dict[str, tuple[str, str]]:
     return {t["id"]: (t["outcome"], t["reason"]) for t in data["tests"]}
 
 
+def projection(single: dict[str, Any], shards: int) -> float:
+    """The one run's wall time x the longest share of its test time when split into
+    ``shards`` duration-balanced groups (``conformance.sharding.assign`` on this run's own
+    test durations): an estimate for N machines, labelled as one where it is printed."""
+    from conformance.sharding import assign
+
+    data = json.loads(single["report"].read_text())
+    seconds = {t["id"]: float(t["duration"]) for t in data["tests"]}
+    groups = assign(list(seconds), shards, seconds.__getitem__)
+    totals = [0.0] * shards
+    for test_id, group in groups.items():
+        totals[group - 1] += seconds[test_id]
+    total = sum(totals)
+    return float(single["wall"]) * max(totals) / total if total else float("nan")
+
+
 def measure(args: argparse.Namespace, backend: str, sharded: bool, work: Path) -> dict[str, Any]:
     tag = f"{backend}-{'sharded' if sharded else 'single'}"
     before = load()
@@ -139,14 +155,22 @@ def main() -> int:
     parser.add_argument("--ops", default="", help="narrow the op sweep (OpInfo names, '*')")
     parser.add_argument("--targets", default="conformance", help="comma-separated --pyargs")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--modes",
+        default="single,sharded",
+        help="which configurations to time: 'single' (one run), 'sharded' (N shards), or both",
+    )
     args = parser.parse_args()
+    if not args.modes or set(args.modes.split(",")) - {"single", "sharded"}:
+        parser.error(f"--modes {args.modes!r}: give 'single', 'sharded' or 'single,sharded'")
     print(f"matrix: --dtypes={DTYPES} --grads; targets {args.targets}; ops {args.ops or 'all'}")
     print(f"load before: {load()} on {os.cpu_count()} cores")
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for round_ in range(args.rounds):
-            plan = [(b, s) for b in args.backends.split(",") for s in (False, True)]
+            modes = [m == "sharded" for m in args.modes.split(",")]
+            plan = [(b, s) for b in args.backends.split(",") for s in modes]
             if round_ % 2:
                 plan.reverse()
             for backend, sharded in plan:
@@ -165,6 +189,20 @@ def main() -> int:
         for backend in args.backends.split(","):
             single = [r for r in results if r["tag"] == f"{backend}-single"]
             shard = [r for r in results if r["tag"] == f"{backend}-sharded"]
+            if not shard:
+                for r in single:
+                    print(
+                        f"{backend:10} {r['wall']:8.1f}s {'-':>10} {'-':>6} "
+                        f"{'(not run)':>20} {projection(r, args.shards):9.1f}s  -"
+                    )
+                continue
+            if not single:
+                for r in shard:
+                    print(
+                        f"{backend:10} {'-':>9} {r['wall']:9.1f}s {'-':>6} "
+                        f"{'/'.join(f'{s:.0f}' for s in r['seconds']):>20} {'-':>10}  -"
+                    )
+                continue
             one = min(r["wall"] for r in single)
             many = min(r["wall"] for r in shard)
             seconds = shard[0]["seconds"]
