@@ -181,3 +181,25 @@ def test_vectors_compare_up_to_sign(run_suite: RunSuite, backend: str, outcome: 
         assert set(run.outcomes.values()) == {"passed"}, run.text()
     else:
         assert "up to the sign" in _entry(run, "linalg.svd")["reason"]
+
+
+@pytest.mark.parametrize(
+    ("backend", "outcome"),
+    [("contractions_in_float64", "passed"), ("contractions_in_bfloat16", "failed")],
+)
+def test_contractions_compare_by_accuracy(run_suite: RunSuite, backend: str, outcome: str) -> None:
+    """A matmul summed more exactly than CPU conforms; one accumulating in bfloat16 does not.
+
+    Summed in float64, matmul's float32 results differ from CPU's BLAS by CPU's own
+    rounding, beyond the default tolerance where terms cancel; the sweep then judges
+    both against the float64 result.
+    """
+    ops = ("matmul", "__rmatmul__", "mm", "bmm", "addmm")
+    run = run_suite(SUITE, f"broken_ops:{backend}", f"--ops={','.join(ops)},abs", "-q")
+    assert run.outcomes[_op_test("abs")] == "passed", run.text()
+    if outcome == "passed":
+        assert set(run.outcomes.values()) == {"passed"}, run.text()
+        return
+    for op in ops:
+        assert run.outcomes[_op_test(op)] == "failed", run.text()
+        assert "against float64, CPU's own" in _entry(run, op)["reason"], run.text()

@@ -23,6 +23,10 @@ defined only up to the sign (or phase) of each vector (eigenvectors, singular ve
 QR) are compared after aligning each of the backend's vectors with CPU's
 (:data:`SIGN_AMBIGUOUS`).
 
+A float output that differs from CPU by more than the tolerance still conforms when it
+is no further from the op's float64 result than CPU's own rounding allows
+(:func:`accuracy_problem`): two correct kernels may sum in different orders.
+
 ``--op-timeout`` bounds each *sample* (SIGALRM, where the platform has it; else the whole
 test): a sample that overruns is an ``error`` naming the sample, and the op's remaining
 samples are not run. A sample stuck in native code is ended by the plugin's watchdog,
@@ -424,6 +428,129 @@ def product_problem(
     return problem and f"the product of the factors ({rule[1]}) differs: {problem}"
 
 
+#: ``torch.testing.assert_close``'s default (atol, rtol) per dtype name, which the
+#: accuracy rule (:func:`accuracy_problem`) starts from.
+DEFAULT_TOLERANCES: dict[str, tuple[float, float]] = {
+    "float16": (1e-5, 1e-3),
+    "bfloat16": (1e-5, 1.6e-2),
+    "float32": (1e-5, 1.3e-6),
+    "complex64": (1e-5, 1.3e-6),
+}
+#: A CPU result further than this many default tolerances from the float64 result is not
+#: rounding (an algorithm whose cutoffs depend on the dtype's eps, as ``pinv``'s): the
+#: accuracy rule then does not apply and the plain comparison stands.
+ROUNDING_CAP = 10.0
+
+
+def _upcast(sample: Any) -> Any:
+    """A copy of ``sample`` with its low-precision float tensors in float64 (complex128)."""
+    import torch
+
+    def up(t: Any) -> Any:
+        if not isinstance(t, torch.Tensor):
+            return t
+        if str(t.dtype).removeprefix("torch.") not in DEFAULT_TOLERANCES:
+            return t.detach().clone().requires_grad_(t.requires_grad)
+        wide = torch.complex128 if t.is_complex() else torch.float64
+        return t.detach().to(wide).requires_grad_(t.requires_grad)
+
+    return sample.transform(up)
+
+
+def _finite_max(values: torch.Tensor) -> float:
+    """The largest finite element of ``values`` (0 when there is none)."""
+    import torch
+
+    finite = values[torch.isfinite(values)]
+    return float(finite.max()) if finite.numel() else 0.0
+
+
+def _leaf_accuracy(
+    got: Any, cpu: Any, exact: Any, tolerance: tuple[float, float] | None
+) -> tuple[bool, str]:
+    """(whether the rule applies to this output, '' or how the backend is less accurate)."""
+    import torch
+
+    name = str(cpu.dtype).removeprefix("torch.")
+    if name not in DEFAULT_TOLERANCES or not isinstance(exact, torch.Tensor):
+        return False, ""
+    if exact.shape != cpu.shape or got.shape != cpu.shape or got.dtype != cpu.dtype:
+        return False, ""
+    atol, rtol = tolerance or DEFAULT_TOLERANCES[name]
+    wide = torch.complex128 if cpu.is_complex() else torch.float64
+    target = exact.detach().to(cpu.dtype).to(wide)  # the exact result, rounded once
+    if not bool((torch.isfinite(cpu) == torch.isfinite(target)).all()):
+        return False, ""  # NaN or inf where the exact result has none: not rounding
+    slack = _finite_max((cpu.detach().to(wide) - target).abs())
+    if slack > ROUNDING_CAP * (atol + rtol * _finite_max(target.abs())):
+        return False, ""
+    mine = got.detach().to(wide)
+    try:
+        torch.testing.assert_close(mine, target, atol=atol + 2 * slack, rtol=rtol, equal_nan=True)
+    except AssertionError:
+        worst = _finite_max((mine - target).abs())
+        return True, f"max error {worst:.3g} against float64, CPU's own {slack:.3g}"
+    return True, ""
+
+
+def accuracy_problem(
+    op: Any,
+    sample: Any,
+    actual: Any,
+    expected: Any,
+    *,
+    seed: int,
+    grads: bool,
+    tolerance: tuple[float, float] | None,
+) -> str | None:
+    """Whether a backend that differs from CPU is still as accurate as CPU.
+
+    Two correct implementations of a reduction or contraction (``matmul`` folded into
+    ``mv`` on CPU, into ``bmm`` on the device; another BLAS kernel on another CPU) sum in
+    different orders, and in float32 their results can differ by more than the default
+    tolerance where terms cancel, though both are rounding away from the exact answer.
+    So when an output differs, the op runs again on CPU in float64 (complex128): the
+    backend conforms if each low-precision float output is within the tolerance plus
+    twice CPU's own largest error of that float64 result. A real bug (wrong values, lower
+    precision accumulation) is far further away than CPU's rounding.
+
+    Returns None when the rule cannot decide (the float64 run fails or differs in
+    structure, an output is not a low-precision float, CPU's own deviation is beyond
+    rounding, or CPU has NaN or inf where the float64 result has none): the plain
+    comparison's verdict stands. Else '' (as accurate as CPU) or the errors that show
+    it is not.
+    """
+    import torch
+
+    try:
+        exact = _seeded(seed, lambda: _evaluate(op, _upcast(sample), grads))
+    except Exception:
+        return None
+    got, got_spec = _leaves(actual)
+    want, want_spec = _leaves(expected)
+    wide, _ = _leaves(exact)
+    if not (len(got) == len(want) == len(wide)) or got_spec != want_spec:
+        return None
+    problems: list[str] = []
+    applied = False
+    for i, (a, e, x) in enumerate(zip(got, want, wide, strict=True)):
+        if not (isinstance(e, torch.Tensor) and isinstance(a, torch.Tensor)):
+            if compare(a, e, tolerance):
+                return None
+            continue
+        applies, problem = _leaf_accuracy(a, e, x, tolerance)
+        if not applies:
+            if compare(a, e, tolerance):
+                return None
+            continue
+        applied = True
+        if problem:
+            problems.append(problem if len(want) == 1 else f"output[{i}]: {problem}")
+    if not applied:
+        return None
+    return "; ".join(problems)
+
+
 def dispatch_of(area: LazyArea) -> tuple[str, tuple[str, ...]]:
     """(``native`` or ``fallback``, the CPU-fallback counters) from the counters.
 
@@ -460,6 +587,12 @@ def run_sample(
         aligned = compare(align_signs(op.name, actual, expected), expected, tolerance)
         aligned = aligned or product_problem(op.name, actual, expected, tolerance)
         problem = aligned and f"{aligned} (compared up to the sign of each vector)"
+    if problem and op.name not in UNSPECIFIED_VALUES:
+        accuracy = accuracy_problem(
+            op, sample, actual, expected, seed=seed, grads=grads, tolerance=tolerance
+        )
+        if accuracy is not None:
+            problem = accuracy and f"{problem} ({accuracy})"
     if problem and (op.name in UNSPECIFIED_VALUES or is_random(op, sample, seed, expected, grads)):
         # CPU's own values vary (an RNG, or uninitialized memory as in torch.empty):
         # only structure, shapes and dtypes compare.

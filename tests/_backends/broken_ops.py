@@ -203,3 +203,45 @@ own_device_rng = BrokenBackend("own-device-rng", _own_device_rng)
 slow_hypot = BrokenBackend("slow-hypot", _slow_hypot)
 hangs_on_second_hypot = BrokenBackend("hangs-on-second-hypot", _hangs_on_second_hypot)
 aborts_on_second_hypot = BrokenBackend("aborts-on-second-hypot", _aborts_on_second_hypot)
+
+
+#: The reference's kernels that a matmul (mm, bmm, mv, addmm, ...) lowers to.
+_CONTRACTIONS = {"aten::mm", "aten::bmm", "aten::mv", "aten::dot", "aten::addmm", "aten::matmul"}
+
+
+def _contractions_in(dtype_name: str) -> Callable[[], None]:
+    """A patch running every float32 contraction kernel in ``dtype_name``, rounded back."""
+
+    def patch() -> None:
+        import torch
+
+        from reference_impl.lazy import executor
+
+        real = executor.kernel
+        work = getattr(torch, dtype_name)
+
+        def kernel(instruction: Any) -> Any:
+            run = real(instruction)
+            if instruction.op not in _CONTRACTIONS:
+                return run
+
+            def rounded(*args: Any, **kwargs: Any) -> Any:
+                def cast(a: Any) -> Any:
+                    is_f32 = isinstance(a, torch.Tensor) and a.dtype == torch.float32
+                    return a.to(work) if is_f32 else a
+
+                out = run(*map(cast, args), **kwargs)
+                return out.to(torch.float32) if out.dtype == work else out
+
+            return rounded
+
+        executor.kernel = kernel  # type: ignore[assignment]
+
+    return patch
+
+
+#: Not a bug: contractions summed in float64 (more exact than CPU's float32 BLAS), so
+#: they differ from CPU by CPU's own rounding.
+contractions_in_float64 = BrokenBackend("contractions-in-float64", _contractions_in("float64"))
+#: Bug: contractions accumulate in bfloat16, far less exact than CPU.
+contractions_in_bfloat16 = BrokenBackend("contractions-in-bfloat16", _contractions_in("bfloat16"))
