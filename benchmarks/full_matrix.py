@@ -79,6 +79,16 @@ def outcomes(report: Path) -> dict[str, tuple[str, str]]:
     return {t["id"]: (t["outcome"], t["reason"]) for t in data["tests"]}
 
 
+def differences(one: Path, merged: Path) -> list[str]:
+    """Test by test, where the merged shards disagree with the one run (id: one -> merged)."""
+    a, b = outcomes(one), outcomes(merged)
+    return [
+        f"{test_id}: {a.get(test_id, ('absent', ''))} -> {b.get(test_id, ('absent', ''))}"
+        for test_id in sorted(set(a) | set(b))
+        if a.get(test_id) != b.get(test_id)
+    ]
+
+
 def projection(single: dict[str, Any], shards: int) -> float:
     """The one run's wall time x the longest share of its test time when split into
     ``shards`` duration-balanced groups (``conformance.sharding.assign`` on this run's own
@@ -155,6 +165,7 @@ def main() -> int:
     parser.add_argument("--ops", default="", help="narrow the op sweep (OpInfo names, '*')")
     parser.add_argument("--targets", default="conformance", help="comma-separated --pyargs")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--keep", default="", help="keep the reports in this directory")
     parser.add_argument(
         "--modes",
         default="single,sharded",
@@ -167,7 +178,8 @@ def main() -> int:
     print(f"load before: {load()} on {os.cpu_count()} cores")
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for round_ in range(args.rounds):
             modes = [m == "sharded" for m in args.modes.split(",")]
             plan = [(b, s) for b in args.backends.split(",") for s in modes]
@@ -207,11 +219,16 @@ def main() -> int:
             many = min(r["wall"] for r in shard)
             seconds = shard[0]["seconds"]
             projected = one * max(seconds) / sum(seconds) if sum(seconds) else float("nan")
-            same = outcomes(single[0]["report"]) == outcomes(shard[0]["report"])
+            differ = differences(single[0]["report"], shard[0]["report"])
+            same = not differ
             print(
                 f"{backend:10} {one:8.1f}s {many:9.1f}s {many / one:6.2f} "
                 f"{'/'.join(f'{s:.0f}' for s in seconds):>20} {projected:9.1f}s  {same}"
             )
+            for line in differ[:20]:
+                print(f"    differs: {line}")
+            if len(differ) > 20:
+                print(f"    ... and {len(differ) - 20} more")
     print(f"load after: {load()}")
     return 0
 
