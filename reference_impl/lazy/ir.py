@@ -15,7 +15,6 @@ same thing on different data share one compiled program.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -29,20 +28,37 @@ class IRError(ValueError):
     """A malformed IR graph; the message names the offending node."""
 
 
-@dataclass(frozen=True, eq=False, init=False)
 class Node:
-    """One IR operation. Compared by identity; :func:`graph_hash` compares structure."""
+    """One IR operation. Compared by identity; :func:`graph_hash` compares structure.
+
+    Never changed once built (by convention: a ``__slots__`` class rather than a frozen
+    dataclass, since one is built for every traced op and every scalar it uploads, and
+    a frozen dataclass costs twice as much to build).
+    """
+
+    __slots__ = (
+        "_key",  # node_key's cache
+        "attrs",
+        "data",
+        "dtypes",
+        "op",
+        "operands",
+        "shapes",
+        "target",
+        "template",
+    )
 
     op: str
-    operands: tuple[Value, ...] = ()
-    attrs: tuple[tuple[str, Any], ...] = ()
-    dtypes: tuple[torch.dtype, ...] = ()
-    shapes: tuple[tuple[int, ...], ...] = ()
+    operands: tuple[Value, ...]
+    attrs: tuple[tuple[str, Any], ...]
+    dtypes: tuple[torch.dtype, ...]
+    shapes: tuple[tuple[int, ...], ...]
     #: How to execute the node: a callable and an argument template (executor.py).
-    target: Any = field(default=None, repr=False)
-    template: Any = field(default=None, repr=False)
+    target: Any
+    template: Any
     #: The CPU tensor of a device_data leaf.
-    data: torch.Tensor | None = field(default=None, repr=False)
+    data: torch.Tensor | None
+    _key: tuple[Any, ...] | None
 
     def __init__(
         self,
@@ -55,20 +71,20 @@ class Node:
         template: Any = None,
         data: torch.Tensor | None = None,
     ) -> None:
-        # One store instead of a frozen dataclass's eight: nodes are built for every op.
-        object.__setattr__(
-            self,
-            "__dict__",
-            {
-                "op": op,
-                "operands": operands,
-                "attrs": attrs,
-                "dtypes": dtypes,
-                "shapes": shapes,
-                "target": target,
-                "template": template,
-                "data": data,
-            },
+        self.op = op
+        self.operands = operands
+        self.attrs = attrs
+        self.dtypes = dtypes
+        self.shapes = shapes
+        self.target = target
+        self.template = template
+        self.data = data
+        self._key = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Node(op={self.op!r}, operands={self.operands!r}, attrs={self.attrs!r}, "
+            f"dtypes={self.dtypes!r}, shapes={self.shapes!r})"
         )
 
     @property
@@ -83,12 +99,31 @@ class Node:
         return f"{self.op} -> {type_string(self)}"
 
 
-@dataclass(frozen=True)
 class Value:
-    """Output ``index`` of ``node``."""
+    """Output ``index`` of ``node``; equal to another Value of the same node and index.
+
+    Never changed once built (a ``__slots__`` class for the same reason as :class:`Node`).
+    """
+
+    __slots__ = ("index", "node")
 
     node: Node
-    index: int = 0
+    index: int
+
+    def __init__(self, node: Node, index: int = 0) -> None:
+        self.node = node
+        self.index = index
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Value):
+            return NotImplemented
+        return self.node is other.node and self.index == other.index
+
+    def __hash__(self) -> int:
+        return hash((id(self.node), self.index))
+
+    def __repr__(self) -> str:
+        return f"Value(node={self.node!r}, index={self.index!r})"
 
     @property
     def dtype(self) -> torch.dtype:
@@ -212,7 +247,7 @@ def node_key(node: Node) -> tuple[Any, ...]:
 
     Computed once per node and kept on it: nodes are immutable.
     """
-    key: tuple[Any, ...] | None = node.__dict__.get("_key")
+    key = node._key
     if key is None:
         attrs = (
             ()
@@ -226,7 +261,7 @@ def node_key(node: Node) -> tuple[Any, ...]:
         # clamp(x, None, max) print alike (absent optionals are no operands) but differ.
         template = None if node.op == DEVICE_DATA else repr(node.template)
         key = (node.op, node.dtypes, node.shapes, attrs, template)
-        object.__setattr__(node, "_key", key)
+        node._key = key
     return key
 
 
