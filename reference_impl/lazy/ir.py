@@ -70,6 +70,7 @@ class Node:
         target: Any = None,
         template: Any = None,
         data: torch.Tensor | None = None,
+        key: tuple[Any, ...] | None = None,
     ) -> None:
         self.op = op
         self.operands = operands
@@ -79,7 +80,7 @@ class Node:
         self.target = target
         self.template = template
         self.data = data
-        self._key = None
+        self._key = key  # its node_key, when the builder knows it
 
     def __repr__(self) -> str:
         return (
@@ -249,20 +250,27 @@ def node_key(node: Node) -> tuple[Any, ...]:
     """
     key = node._key
     if key is None:
-        attrs = (
-            ()
-            if node.op == DEVICE_DATA
-            else tuple(
-                (name, tuple(value) if isinstance(value, list) else value)
-                for name, value in node.attrs
-            )
+        key = node._key = structure_key(
+            node.op, node.dtypes, node.shapes, node.attrs, node.template
         )
-        # The argument template says where operands go: clamp(x, min, None) and
-        # clamp(x, None, max) print alike (absent optionals are no operands) but differ.
-        template = None if node.op == DEVICE_DATA else repr(node.template)
-        key = (node.op, node.dtypes, node.shapes, attrs, template)
-        node._key = key
     return key
+
+
+def structure_key(
+    op: str,
+    dtypes: tuple[torch.dtype, ...],
+    shapes: tuple[tuple[int, ...], ...],
+    attrs: tuple[tuple[str, Any], ...],
+    template: Any,
+) -> tuple[Any, ...]:
+    """:func:`node_key` of a node with these parts (a builder making many nodes of the
+    same parts computes it once and passes it to each, see ``lowering.Recipe``)."""
+    if op == DEVICE_DATA:
+        return (op, dtypes, shapes, (), None)
+    hashable = tuple((name, tuple(v) if isinstance(v, list) else v) for name, v in attrs)
+    # The argument template says where operands go: clamp(x, min, None) and
+    # clamp(x, None, max) print alike (absent optionals are no operands) but differ.
+    return (op, dtypes, shapes, hashable, repr(template))
 
 
 def graph_hash(roots: Sequence[Value], order: Sequence[Node] | None = None) -> str:

@@ -25,7 +25,14 @@ from torch.utils._pytree import tree_leaves, tree_map
 
 from reference_impl.lazy import config, metrics, ops, reuse, sync
 from reference_impl.lazy.executor import GeneratorOperand, Operand, ScalarOperand
-from reference_impl.lazy.ir import TENSOR_LIST, Node, Value, constant, device_data
+from reference_impl.lazy.ir import (
+    TENSOR_LIST,
+    Node,
+    Value,
+    constant,
+    device_data,
+    structure_key,
+)
 from reference_impl.lazy.tensor import LazyTensor
 
 aten = torch.ops.aten
@@ -338,6 +345,8 @@ class Recipe:
     #: A generator argument: the op moves it on, and the recipe is never cached (its
     #: seed is an attribute but not part of the signature).
     advance_generator: bool
+    #: The ``node_key`` of every node the recipe makes (all have the same parts).
+    key: tuple[Any, ...]
 
 
 _recipes: dict[tuple[Any, ...], Recipe] = {}
@@ -438,16 +447,19 @@ def bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Recipe:
         names = [a.name for a in p.params]
         for j, arg_name in enumerate(("start", "end", "step")):
             pos_t[names.index(arg_name)] = Operand(first + j)
+    attrs_t, template = tuple(attrs), (tuple(pos_t), kw_t)
+    dtypes, shapes = tuple(d for d, _ in types), tuple(s for _, s in types)
     return Recipe(
         p.symbol,
         p.counter,
         tuple(sources),
-        tuple(attrs),
-        (tuple(pos_t), kw_t),
-        tuple(dtype for dtype, _ in types),
-        tuple(shape for _, shape in types),
+        attrs_t,
+        template,
+        dtypes,
+        shapes,
         container,
         advance_generator,
+        structure_key(p.symbol, dtypes, shapes, attrs_t, template),
     )
 
 
@@ -459,14 +471,18 @@ def build(func: Any, recipe: Recipe, args: tuple[Any, ...], kwargs: dict[str, An
         if where is not None:
             value = kwargs[where] if isinstance(where, str) else args[where]
         operands.append(value.value() if kind == "tensor" else _operand(kind, value))
+    # Positional arguments (this runs for every traced op): op, operands, attrs, dtypes,
+    # shapes, target, template, data, key.
     node = Node(
         recipe.symbol,
         tuple(operands),
         recipe.attrs,
-        dtypes=recipe.dtypes,
-        shapes=recipe.shapes,
-        target=func,
-        template=recipe.template,
+        recipe.dtypes,
+        recipe.shapes,
+        func,
+        recipe.template,
+        None,
+        recipe.key,
     )
     node = reuse.intern(node)
     metrics.increment(recipe.counter)
