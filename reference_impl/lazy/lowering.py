@@ -14,7 +14,6 @@ It follows the op table (:mod:`reference_impl.lazy.ops`):
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from torch.utils._pytree import tree_leaves, tree_map
 from reference_impl.lazy import config, metrics, ops, reuse, sync
 from reference_impl.lazy.executor import GeneratorOperand, Operand, ScalarOperand
 from reference_impl.lazy.ir import (
+    DEVICE_DATA,
     TENSOR_LIST,
     Node,
     Value,
@@ -37,7 +37,9 @@ from reference_impl.lazy.tensor import LazyTensor
 
 aten = torch.ops.aten
 
-_scalar_cache: dict[tuple[Any, ...], torch.Tensor] = {}
+#: (type, value, dtype) -> a scalar's uploaded data and its leaf's dtypes and shapes.
+_scalar_cache: dict[tuple[Any, ...], tuple[torch.Tensor, Any, Any]] = {}
+_CPU0 = (("device", "CPU0"),)  # a device_data leaf's attributes
 
 
 @functools.cache
@@ -58,13 +60,18 @@ def fallback_counter(func: Any) -> str:
 
 
 def _check_all_lazy(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> None:
-    for value in itertools.chain(args, kwargs.values()):
-        items = value if isinstance(value, list | tuple) else (value,)
-        for item in items:
+    """Raise if a tensor argument is neither lazy nor a 0-dim CPU tensor (a scalar)."""
+    for value in (*args, *kwargs.values()) if kwargs else args:
+        if type(value) is LazyTensor or not isinstance(value, _CHECKED):
+            continue  # the common cases first: this runs for every op
+        for item in value if isinstance(value, list | tuple) else (value,):
             if isinstance(item, torch.Tensor) and not isinstance(item, LazyTensor):
                 if item.device.type == "cpu" and item.dim() == 0:
                     continue  # a 0-dim CPU tensor is a scalar: it is uploaded
                 raise RuntimeError(f"Input tensor is not a lazy tensor: {item.type()}")
+
+
+_CHECKED = (torch.Tensor, list, tuple)  # argument types _check_all_lazy looks into
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,11 @@ def params(func: Any) -> tuple[Param, ...]:
 
 
 def scalar_data(value: Any, dtype: torch.dtype | None = None) -> Node:
-    """A device_data leaf for a Python scalar (Long/Double/Bool unless ``dtype`` is given)."""
+    """A device_data leaf for a Python scalar (Long/Double/Bool unless ``dtype`` is given).
+
+    The data is uploaded once per (type, value, dtype); the leaf is new every time, as
+    in PyTorch, so each use prints as its own ``device_data``.
+    """
     if dtype is None:
         dtype = (
             torch.bool
@@ -176,12 +187,15 @@ def scalar_data(value: Any, dtype: torch.dtype | None = None) -> Node:
             if isinstance(value, int)
             else torch.float64
         )
-    key = (type(value), value, dtype)
-    data = _scalar_cache.get(key)
-    if data is None:
+    # -0.0 == 0.0, but its data must keep the sign: zeros are keyed by their text.
+    key = (type(value), value if value else repr(value), dtype)
+    cached = _scalar_cache.get(key)
+    if cached is None:
         metrics.increment("DeviceDataCacheMiss")
-        data = _scalar_cache[key] = torch.tensor(value, dtype=dtype)
-    return reuse.intern(device_data(data))
+        data = torch.tensor(value, dtype=dtype)
+        cached = _scalar_cache[key] = (data, (dtype,), (tuple(data.shape),))
+    data, dtypes, shapes = cached
+    return reuse.intern(Node(DEVICE_DATA, (), _CPU0, dtypes, shapes, None, None, data))
 
 
 def _check_same_dtype(name: str, args: tuple[Any, ...]) -> None:
