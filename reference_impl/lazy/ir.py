@@ -163,23 +163,24 @@ def post_order(roots: Iterable[Value]) -> list[Node]:
     PyTorch walks each root in turn with an explicit stack, pushing operands in order,
     so among siblings the *last* operand gets the lowest number.
     """
-    emitted: set[int] = set()
+    # Nodes hash by identity (in C): a set of nodes is cheaper than one of their ids.
+    emitted: set[Node] = set()
     order: list[Node] = []
     for root in roots:
-        if id(root.node) in emitted:
+        if root.node in emitted:
             continue
         stack: list[Node] = [root.node]
         while stack:
             node = stack[-1]
-            if id(node) in emitted:
+            if node in emitted:
                 stack.pop()
                 continue
-            pending = [v.node for v in node.operands if id(v.node) not in emitted]
+            pending = [v.node for v in node.operands if v.node not in emitted]
             if pending:
                 stack.extend(pending)
                 continue
             stack.pop()
-            emitted.add(id(node))
+            emitted.add(node)
             order.append(node)
     return order
 
@@ -284,12 +285,11 @@ def graph_hash(roots: Sequence[Value], order: Sequence[Node] | None = None) -> s
     """
     if order is None:
         order = post_order(roots)
-    number = {id(node): i for i, node in enumerate(order)}
+    number = {node: i for i, node in enumerate(order)}  # nodes hash by identity
     parts: list[tuple[Any, ...]] = [
-        (node_key(node), tuple((number[id(v.node)], v.index) for v in node.operands))
-        for node in order
+        (node_key(node), tuple((number[v.node], v.index) for v in node.operands)) for node in order
     ]
-    parts.append(("roots", tuple((number[id(r.node)], r.index) for r in roots)))
+    parts.append(("roots", tuple((number[r.node], r.index) for r in roots)))
     # Python's tuple hash is fast and stable within a process, which is all a
     # compile-cache key needs (string hashes are salted per process).
     try:

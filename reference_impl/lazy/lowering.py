@@ -484,7 +484,12 @@ def build(func: Any, recipe: Recipe, args: tuple[Any, ...], kwargs: dict[str, An
     for kind, where, value in recipe.sources:
         if where is not None:
             value = kwargs[where] if isinstance(where, str) else args[where]
-        operands.append(value.value() if kind == "tensor" else _operand(kind, value))
+        if kind == "tensor":
+            operands.append(value.value())
+        elif kind == "scalar":  # the next most common kind: no further call
+            operands.append(scalar_data(value).value())
+        else:
+            operands.append(_operand(kind, value))
     # Positional arguments (this runs for every traced op): op, operands, attrs, dtypes,
     # shapes, target, template, data, key.
     node = Node(
@@ -509,9 +514,8 @@ def build(func: Any, recipe: Recipe, args: tuple[Any, ...], kwargs: dict[str, An
 
 
 def _operand(kind: str, value: Any) -> Value:
-    """The operand value of a :class:`Source` other than a lazy tensor, made afresh."""
-    if kind == "scalar":
-        return scalar_data(value).value()
+    """The operand value of a :class:`Source` other than a lazy tensor or a scalar, made
+    afresh."""
     if kind == "cpu_tensor":
         return device_data(value.detach().clone()).value()
     if kind == "tensor_list":
