@@ -6,7 +6,8 @@ It follows the op table (:mod:`reference_impl.lazy.ops`):
 - an op with a hand-written handler (:data:`HANDLERS`; ``copy``, ``fill``, ``clone``,
   ``_to_copy``, ``*_like``...) goes to it;
 - a traced op is recorded as one IR node (:func:`record`) whose output types come from
-  running the op on the meta device, once per distinct signature;
+  running the op on the meta device; how the node is made of the arguments (a
+  :class:`Recipe`) is worked out once per op and argument signature;
 - every other op, and an op forced through :mod:`.config`, runs eagerly on CPU
   (:func:`fallback`, counted as ``aten::<op>``) and returns device data.
 """
