@@ -259,7 +259,7 @@ def _signature(x: Any) -> Any:
     """A hashable stand-in for an argument: what decides the op's output types."""
     kind = type(x)  # exact-type checks: this runs for every argument of every op
     if kind is LazyTensor:
-        return (kind, x.shape, x.dtype)
+        return x.signature
     if kind is tuple or kind is list:
         return (kind, *map(_signature, x))
     if kind is int or kind is bool:
