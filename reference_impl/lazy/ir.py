@@ -15,7 +15,6 @@ same thing on different data share one compiled program.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -29,20 +28,37 @@ class IRError(ValueError):
     """A malformed IR graph; the message names the offending node."""
 
 
-@dataclass(frozen=True, eq=False, init=False)
 class Node:
-    """One IR operation. Compared by identity; :func:`graph_hash` compares structure."""
+    """One IR operation. Compared by identity; :func:`graph_hash` compares structure.
+
+    Never changed once built (by convention: a ``__slots__`` class rather than a frozen
+    dataclass, since one is built for every traced op and every scalar it uploads, and
+    a frozen dataclass costs twice as much to build).
+    """
+
+    __slots__ = (
+        "_key",  # node_key's cache
+        "attrs",
+        "data",
+        "dtypes",
+        "op",
+        "operands",
+        "shapes",
+        "target",
+        "template",
+    )
 
     op: str
-    operands: tuple[Value, ...] = ()
-    attrs: tuple[tuple[str, Any], ...] = ()
-    dtypes: tuple[torch.dtype, ...] = ()
-    shapes: tuple[tuple[int, ...], ...] = ()
+    operands: tuple[Value, ...]
+    attrs: tuple[tuple[str, Any], ...]
+    dtypes: tuple[torch.dtype, ...]
+    shapes: tuple[tuple[int, ...], ...]
     #: How to execute the node: a callable and an argument template (executor.py).
-    target: Any = field(default=None, repr=False)
-    template: Any = field(default=None, repr=False)
+    target: Any
+    template: Any
     #: The CPU tensor of a device_data leaf.
-    data: torch.Tensor | None = field(default=None, repr=False)
+    data: torch.Tensor | None
+    _key: tuple[Any, ...] | None
 
     def __init__(
         self,
@@ -54,21 +70,22 @@ class Node:
         target: Any = None,
         template: Any = None,
         data: torch.Tensor | None = None,
+        key: tuple[Any, ...] | None = None,
     ) -> None:
-        # One store instead of a frozen dataclass's eight: nodes are built for every op.
-        object.__setattr__(
-            self,
-            "__dict__",
-            {
-                "op": op,
-                "operands": operands,
-                "attrs": attrs,
-                "dtypes": dtypes,
-                "shapes": shapes,
-                "target": target,
-                "template": template,
-                "data": data,
-            },
+        self.op = op
+        self.operands = operands
+        self.attrs = attrs
+        self.dtypes = dtypes
+        self.shapes = shapes
+        self.target = target
+        self.template = template
+        self.data = data
+        self._key = key  # its node_key, when the builder knows it
+
+    def __repr__(self) -> str:
+        return (
+            f"Node(op={self.op!r}, operands={self.operands!r}, attrs={self.attrs!r}, "
+            f"dtypes={self.dtypes!r}, shapes={self.shapes!r})"
         )
 
     @property
@@ -83,12 +100,31 @@ class Node:
         return f"{self.op} -> {type_string(self)}"
 
 
-@dataclass(frozen=True)
 class Value:
-    """Output ``index`` of ``node``."""
+    """Output ``index`` of ``node``; equal to another Value of the same node and index.
+
+    Never changed once built (a ``__slots__`` class for the same reason as :class:`Node`).
+    """
+
+    __slots__ = ("index", "node")
 
     node: Node
-    index: int = 0
+    index: int
+
+    def __init__(self, node: Node, index: int = 0) -> None:
+        self.node = node
+        self.index = index
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Value):
+            return NotImplemented
+        return self.node is other.node and self.index == other.index
+
+    def __hash__(self) -> int:
+        return hash((id(self.node), self.index))
+
+    def __repr__(self) -> str:
+        return f"Value(node={self.node!r}, index={self.index!r})"
 
     @property
     def dtype(self) -> torch.dtype:
@@ -127,23 +163,24 @@ def post_order(roots: Iterable[Value]) -> list[Node]:
     PyTorch walks each root in turn with an explicit stack, pushing operands in order,
     so among siblings the *last* operand gets the lowest number.
     """
-    emitted: set[int] = set()
+    # Nodes hash by identity (in C): a set of nodes is cheaper than one of their ids.
+    emitted: set[Node] = set()
     order: list[Node] = []
     for root in roots:
-        if id(root.node) in emitted:
+        if root.node in emitted:
             continue
         stack: list[Node] = [root.node]
         while stack:
             node = stack[-1]
-            if id(node) in emitted:
+            if node in emitted:
                 stack.pop()
                 continue
-            pending = [v.node for v in node.operands if id(v.node) not in emitted]
+            pending = [v.node for v in node.operands if v.node not in emitted]
             if pending:
                 stack.extend(pending)
                 continue
             stack.pop()
-            emitted.add(id(node))
+            emitted.add(node)
             order.append(node)
     return order
 
@@ -212,22 +249,29 @@ def node_key(node: Node) -> tuple[Any, ...]:
 
     Computed once per node and kept on it: nodes are immutable.
     """
-    key: tuple[Any, ...] | None = node.__dict__.get("_key")
+    key = node._key
     if key is None:
-        attrs = (
-            ()
-            if node.op == DEVICE_DATA
-            else tuple(
-                (name, tuple(value) if isinstance(value, list) else value)
-                for name, value in node.attrs
-            )
+        key = node._key = structure_key(
+            node.op, node.dtypes, node.shapes, node.attrs, node.template
         )
-        # The argument template says where operands go: clamp(x, min, None) and
-        # clamp(x, None, max) print alike (absent optionals are no operands) but differ.
-        template = None if node.op == DEVICE_DATA else repr(node.template)
-        key = (node.op, node.dtypes, node.shapes, attrs, template)
-        object.__setattr__(node, "_key", key)
     return key
+
+
+def structure_key(
+    op: str,
+    dtypes: tuple[torch.dtype, ...],
+    shapes: tuple[tuple[int, ...], ...],
+    attrs: tuple[tuple[str, Any], ...],
+    template: Any,
+) -> tuple[Any, ...]:
+    """:func:`node_key` of a node with these parts (a builder making many nodes of the
+    same parts computes it once and passes it to each, see ``lowering.Recipe``)."""
+    if op == DEVICE_DATA:
+        return (op, dtypes, shapes, (), None)
+    hashable = tuple((name, tuple(v) if isinstance(v, list) else v) for name, v in attrs)
+    # The argument template says where operands go: clamp(x, min, None) and
+    # clamp(x, None, max) print alike (absent optionals are no operands) but differ.
+    return (op, dtypes, shapes, hashable, repr(template))
 
 
 def graph_hash(roots: Sequence[Value], order: Sequence[Node] | None = None) -> str:
@@ -241,12 +285,11 @@ def graph_hash(roots: Sequence[Value], order: Sequence[Node] | None = None) -> s
     """
     if order is None:
         order = post_order(roots)
-    number = {id(node): i for i, node in enumerate(order)}
+    number = {node: i for i, node in enumerate(order)}  # nodes hash by identity
     parts: list[tuple[Any, ...]] = [
-        (node_key(node), tuple((number[id(v.node)], v.index) for v in node.operands))
-        for node in order
+        (node_key(node), tuple((number[v.node], v.index) for v in node.operands)) for node in order
     ]
-    parts.append(("roots", tuple((number[id(r.node)], r.index) for r in roots)))
+    parts.append(("roots", tuple((number[r.node], r.index) for r in roots)))
     # Python's tuple hash is fast and stable within a process, which is all a
     # compile-cache key needs (string hashes are salted per process).
     try:

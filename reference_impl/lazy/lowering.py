@@ -6,7 +6,8 @@ It follows the op table (:mod:`reference_impl.lazy.ops`):
 - an op with a hand-written handler (:data:`HANDLERS`; ``copy``, ``fill``, ``clone``,
   ``_to_copy``, ``*_like``...) goes to it;
 - a traced op is recorded as one IR node (:func:`record`) whose output types come from
-  running the op on the meta device, once per distinct signature;
+  running the op on the meta device; how the node is made of the arguments (a
+  :class:`Recipe`) is worked out once per op and argument signature;
 - every other op, and an op forced through :mod:`.config`, runs eagerly on CPU
   (:func:`fallback`, counted as ``aten::<op>``) and returns device data.
 """
@@ -14,22 +15,32 @@ It follows the op table (:mod:`reference_impl.lazy.ops`):
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch.utils._pytree import tree_leaves, tree_map
 
 from reference_impl.lazy import config, metrics, ops, reuse, sync
 from reference_impl.lazy.executor import GeneratorOperand, Operand, ScalarOperand
-from reference_impl.lazy.ir import TENSOR_LIST, Node, Value, constant, device_data
+from reference_impl.lazy.ir import (
+    DEVICE_DATA,
+    TENSOR_LIST,
+    Node,
+    Value,
+    constant,
+    device_data,
+    structure_key,
+)
 from reference_impl.lazy.tensor import LazyTensor
 
 aten = torch.ops.aten
 
-_scalar_cache: dict[tuple[Any, ...], torch.Tensor] = {}
+#: (type, value, dtype) -> a scalar's uploaded data and its leaf's dtypes and shapes.
+_scalar_cache: dict[tuple[Any, ...], tuple[torch.Tensor, Any, Any]] = {}
+_CPU0 = (("device", "CPU0"),)  # a device_data leaf's attributes
 
 
 @functools.cache
@@ -50,13 +61,18 @@ def fallback_counter(func: Any) -> str:
 
 
 def _check_all_lazy(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> None:
-    for value in itertools.chain(args, kwargs.values()):
-        items = value if isinstance(value, list | tuple) else (value,)
-        for item in items:
+    """Raise if a tensor argument is neither lazy nor a 0-dim CPU tensor (a scalar)."""
+    for value in (*args, *kwargs.values()) if kwargs else args:
+        if type(value) is LazyTensor or not isinstance(value, _CHECKED):
+            continue  # the common cases first: this runs for every op
+        for item in value if isinstance(value, list | tuple) else (value,):
             if isinstance(item, torch.Tensor) and not isinstance(item, LazyTensor):
                 if item.device.type == "cpu" and item.dim() == 0:
                     continue  # a 0-dim CPU tensor is a scalar: it is uploaded
                 raise RuntimeError(f"Input tensor is not a lazy tensor: {item.type()}")
+
+
+_CHECKED = (torch.Tensor, list, tuple)  # argument types _check_all_lazy looks into
 
 
 @dataclass(frozen=True)
@@ -159,7 +175,11 @@ def params(func: Any) -> tuple[Param, ...]:
 
 
 def scalar_data(value: Any, dtype: torch.dtype | None = None) -> Node:
-    """A device_data leaf for a Python scalar (Long/Double/Bool unless ``dtype`` is given)."""
+    """A device_data leaf for a Python scalar (Long/Double/Bool unless ``dtype`` is given).
+
+    The data is uploaded once per (type, value, dtype); the leaf is new every time, as
+    in PyTorch, so each use prints as its own ``device_data``.
+    """
     if dtype is None:
         dtype = (
             torch.bool
@@ -168,12 +188,15 @@ def scalar_data(value: Any, dtype: torch.dtype | None = None) -> Node:
             if isinstance(value, int)
             else torch.float64
         )
-    key = (type(value), value, dtype)
-    data = _scalar_cache.get(key)
-    if data is None:
+    # -0.0 == 0.0, but its data must keep the sign: zeros are keyed by their text.
+    key = (type(value), value if value else repr(value), dtype)
+    cached = _scalar_cache.get(key)
+    if cached is None:
         metrics.increment("DeviceDataCacheMiss")
-        data = _scalar_cache[key] = torch.tensor(value, dtype=dtype)
-    return reuse.intern(device_data(data))
+        data = torch.tensor(value, dtype=dtype)
+        cached = _scalar_cache[key] = (data, (dtype,), (tuple(data.shape),))
+    data, dtypes, shapes = cached
+    return reuse.intern(Node(DEVICE_DATA, (), _CPU0, dtypes, shapes, None, None, data))
 
 
 def _check_same_dtype(name: str, args: tuple[Any, ...]) -> None:
@@ -236,14 +259,27 @@ def _signature(x: Any) -> Any:
     """A hashable stand-in for an argument: what decides the op's output types."""
     kind = type(x)  # exact-type checks: this runs for every argument of every op
     if kind is LazyTensor:
-        return (kind, x.shape, x.dtype)
+        return x.signature
     if kind is tuple or kind is list:
         return (kind, *map(_signature, x))
-    if kind is float or kind is int or kind is bool:
+    if kind is int or kind is bool:
         return (kind, x)
+    if kind is float:
+        # -0.0 == 0.0 and nan != nan: their text tells them apart (and all NaNs alike).
+        return (kind, x) if x and x == x else (kind, repr(x))
     if isinstance(x, torch.Tensor):
         return (torch.Tensor, x.shape, x.dtype, x.device.type)
     return x
+
+
+def signature_key(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """What decides ``func``'s output types and recording on these arguments (a cache key;
+    hashing it raises TypeError when an argument is unhashable)."""
+    return (
+        id(func),  # OpOverloads live for the whole process; hashing them is slow
+        _signature(args),
+        _signature(tuple(sorted(kwargs.items()))) if kwargs else (),
+    )
 
 
 def output_types(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> OutputTypes:
@@ -252,13 +288,9 @@ def output_types(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Ou
     Computed by running the op on the meta device, once per distinct signature (shapes,
     dtypes and non-tensor arguments); tracing the same op again is a dictionary lookup.
     """
+    key: tuple[Any, ...] | None = signature_key(func, args, kwargs)
     try:
-        key = (
-            id(func),  # OpOverloads live for the whole process; hashing them is slow
-            _signature(args),
-            _signature(tuple(sorted(kwargs.items()))) if kwargs else (),
-        )
-        cached = _meta_cache.get(key)
+        cached = _meta_cache.get(key)  # type: ignore[arg-type]
     except TypeError:  # an unhashable argument: no caching
         key, cached = None, None
     if cached is not None:
@@ -291,8 +323,70 @@ def _meta(x: Any) -> Any:
 _STRIDED = frozenset({"as_strided_copy", "as_strided_scatter"})
 
 
+class Source(NamedTuple):
+    """Where one operand of a recorded node comes from (see :class:`Recipe`).
+
+    ``kind`` is ``tensor`` (a lazy tensor's IR), ``cpu_tensor`` (a 0-dim CPU tensor,
+    uploaded), ``tensor_list``, ``scalar`` (a Python number, uploaded as 0-dim device
+    data), ``constant`` (a ``prim::Constant``) or ``generator`` (its state as data).
+    ``arg`` is the argument's position in ``args`` or its name in ``kwargs``; None for a
+    schema default or a constant, whose value is ``value``.
+    """
+
+    kind: str
+    arg: int | str | None
+    value: Any = None
+
+
+@dataclass(frozen=True, eq=False)
+class Recipe:
+    """How :func:`record` makes the IR node of one op on arguments of one signature.
+
+    Everything but the operands' values (types, attributes, where each operand comes
+    from, the argument template) is decided by the op and the signature of its
+    arguments (:func:`signature_key`: shapes, dtypes, non-tensor values), so it is
+    worked out once per signature (:func:`bind`); every call then only fetches the
+    operands and builds the node (:func:`build`).
+    """
+
+    symbol: str  # "aten::add"
+    counter: str  # "lazy::add"
+    sources: tuple[Source, ...]
+    attrs: tuple[tuple[str, Any], ...]
+    template: tuple[tuple[Any, ...], dict[str, Any]]
+    dtypes: tuple[torch.dtype, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    container: type | None  # of the outputs (list, tuple) or None for one tensor
+    #: A generator argument: the op moves it on, and the recipe is never cached (its
+    #: seed is an attribute but not part of the signature).
+    advance_generator: bool
+    #: The ``node_key`` of every node the recipe makes (all have the same parts).
+    key: tuple[Any, ...]
+
+
+_recipes: dict[tuple[Any, ...], Recipe] = {}
+
+
 def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Record ``func`` as one IR node; its output types come from the meta device."""
+    """Record ``func`` as one IR node; its output types come from the meta device.
+
+    The :class:`Recipe` is cached per signature, so tracing the same op on the same
+    kinds of arguments again costs a dictionary lookup plus building the node.
+    """
+    key: tuple[Any, ...] | None = signature_key(func, args, kwargs)
+    try:
+        recipe = _recipes.get(key)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable argument: no caching
+        key, recipe = None, None
+    if recipe is None:
+        recipe = bind(func, args, kwargs)
+        if key is not None and not recipe.advance_generator:
+            _recipes[key] = recipe
+    return build(func, recipe, args, kwargs)
+
+
+def bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Recipe:
+    """Work out the :class:`Recipe` of ``func`` on these arguments (checks them first)."""
     p = plan(func)
     name = p.name
     if p.same_dtype:
@@ -300,7 +394,7 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if p.no_bool:
         _check_bool_sub(args)
     container, types = output_types(func, args, kwargs)
-    operands: list[Value] = []
+    sources: list[Source] = []
     attrs: list[tuple[str, Any]] = []
     pos_t: list[Any] = []
     kw_t: dict[str, Any] = {}
@@ -309,53 +403,53 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     n_args = len(args)
     for i, arg in enumerate(p.params):
         # Bind the argument (defaults filled in), then record it.
+        where: int | str | None
         if i < n_args and not arg.kwarg_only:
+            where = i
             value = args[i]
         elif arg.name in kwargs:
+            where = arg.name
             value = kwargs[arg.name]
         elif arg.has_default:
-            value = arg.default
+            where, value = None, arg.default
         else:
             raise TypeError(f"{func}: missing argument {arg.name}")
         kind = arg.kind
-        if type(value) is LazyTensor:
-            operands.append(value.value())
-            slot: Any = Operand(len(operands) - 1)
-        elif isinstance(value, LazyTensor):
-            operands.append(value.value())
-            slot = Operand(len(operands) - 1)
+        if isinstance(value, LazyTensor):
+            sources.append(Source("tensor", where))
+            slot: Any = Operand(len(sources) - 1)
         elif isinstance(value, torch.Tensor):  # a 0-dim CPU tensor (see _check_all_lazy)
-            operands.append(device_data(value.detach().clone()).value())
-            slot = Operand(len(operands) - 1)
+            sources.append(Source("cpu_tensor", where))
+            slot = Operand(len(sources) - 1)
         elif kind == "tensor_list" and value is not None:
-            items = [v.value() for v in value]
-            lst = Node(TENSOR_LIST, tuple(items), dtypes=(), shapes=(), target=None, template=None)
-            operands.append(lst.value())
-            slot = Operand(len(operands) - 1)
+            sources.append(Source("tensor_list", where))
+            slot = Operand(len(sources) - 1)
         elif (kind == "scalar" or kind == "tensor") and isinstance(value, int | float | bool):
             # Python numbers (also those passed where a Tensor is expected, as in
             # ``t * 2.5``) become 0-dim device data, Long/Double/Bool by Python type.
-            operands.append(scalar_data(value).value())
-            slot = ScalarOperand(len(operands) - 1)
+            sources.append(Source("scalar", where, value if where is None else None))
+            slot = ScalarOperand(len(sources) - 1)
         elif isinstance(value, torch.Generator):
             # The generator's current state is data (the program is reused for other
             # states); its seed is an attribute, so it is part of the graph hash.
-            operands.append(device_data(value.get_state()).value())
-            slot = GeneratorOperand(len(operands) - 1)
+            sources.append(Source("generator", where))
+            slot = GeneratorOperand(len(sources) - 1)
             attrs.append((arg.name, f"torch.Generator(seed={value.initial_seed()})"))
             advance_generator = True
         elif name in _STRIDED and arg.name == "storage_offset":
             # PyTorch records an explicit storage offset as a prim::Constant operand
             # (and an absent one not at all).
             if value is not None:
-                operands.append(constant(value).value())
-            slot = None if value is None else Operand(len(operands) - 1)
+                sources.append(Source("constant", None, value))
+            slot = None if value is None else Operand(len(sources) - 1)
         elif p.slice_bounds and arg.name in ("start", "end", "step"):
             deferred_constants.append(value)
             slot = None  # filled below
         else:
             if arg.name == "device" and value is not None and torch.device(value).type == "lazy":
                 value = None
+            # A copy: the recipe outlives the caller's (possibly mutable) argument.
+            value = deepcopy(value) if isinstance(value, list) else value
             if not (kind in ("tensor", "scalar") and value is None):
                 # Absent optional tensors and scalars are absent operands, not attributes.
                 attrs.append((arg.name, value))
@@ -363,29 +457,76 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         (kw_t.__setitem__(arg.name, slot) if arg.kwarg_only else pos_t.append(slot))
     if deferred_constants:
         # PyTorch records slice bounds as prim::Constant operands (start, end, step).
-        first = len(operands)
-        for v in deferred_constants:
-            operands.append(constant(v).value())
+        first = len(sources)
+        sources.extend(Source("constant", None, v) for v in deferred_constants)
         names = [a.name for a in p.params]
         for j, arg_name in enumerate(("start", "end", "step")):
             pos_t[names.index(arg_name)] = Operand(first + j)
-    node = Node(
+    attrs_t, template = tuple(attrs), (tuple(pos_t), kw_t)
+    dtypes, shapes = tuple(d for d, _ in types), tuple(s for _, s in types)
+    return Recipe(
         p.symbol,
+        p.counter,
+        tuple(sources),
+        attrs_t,
+        template,
+        dtypes,
+        shapes,
+        container,
+        advance_generator,
+        structure_key(p.symbol, dtypes, shapes, attrs_t, template),
+    )
+
+
+def build(func: Any, recipe: Recipe, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The node ``recipe`` makes of these arguments, interned and counted, wrapped as the
+    op's outputs."""
+    operands: list[Value] = []
+    for kind, where, value in recipe.sources:
+        if where is not None:
+            value = kwargs[where] if isinstance(where, str) else args[where]
+        if kind == "tensor":
+            operands.append(value.value())
+        elif kind == "scalar":  # the next most common kind: no further call
+            operands.append(scalar_data(value).value())
+        else:
+            operands.append(_operand(kind, value))
+    # Positional arguments (this runs for every traced op): op, operands, attrs, dtypes,
+    # shapes, target, template, data, key.
+    node = Node(
+        recipe.symbol,
         tuple(operands),
-        tuple(attrs),
-        dtypes=tuple(dtype for dtype, _ in types),
-        shapes=tuple(shape for _, shape in types),
-        target=func,
-        template=(tuple(pos_t), kw_t),
+        recipe.attrs,
+        recipe.dtypes,
+        recipe.shapes,
+        func,
+        recipe.template,
+        None,
+        recipe.key,
     )
     node = reuse.intern(node)
-    metrics.increment(p.counter)
-    if advance_generator:
+    metrics.increment(recipe.counter)
+    if recipe.advance_generator:
         _advance_generators(func, args, kwargs)
-    results = [LazyTensor(ir=node.value(i)) for i in range(len(types))]
-    if container is None:
-        return results[0]
-    return results if container is list else container(results)
+    if recipe.container is None:
+        return LazyTensor(ir=node.value())
+    results = [LazyTensor(ir=node.value(i)) for i in range(len(recipe.dtypes))]
+    return results if recipe.container is list else recipe.container(results)
+
+
+def _operand(kind: str, value: Any) -> Value:
+    """The operand value of a :class:`Source` other than a lazy tensor or a scalar, made
+    afresh."""
+    if kind == "cpu_tensor":
+        return device_data(value.detach().clone()).value()
+    if kind == "tensor_list":
+        items = tuple(v.value() for v in value)
+        return Node(TENSOR_LIST, items, dtypes=(), shapes=(), target=None, template=None).value()
+    if kind == "constant":
+        return constant(value).value()
+    if kind == "generator":
+        return device_data(value.get_state()).value()
+    raise AssertionError(f"unknown operand source {kind}")
 
 
 def _advance_generators(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

@@ -64,6 +64,9 @@ class LazyTensor(torch.Tensor):
     data_: torch.Tensor | None
     uid: int
     _leaf: Node | None
+    #: ``(type, shape, dtype)``, what lowering's caches key a lazy tensor argument by
+    #: (made once: a lazy tensor's shape and dtype never change).
+    signature: tuple[Any, ...]
 
     #: Handles every op on lazy tensors; set by :mod:`reference_impl.lazy.lowering`.
     dispatcher: ClassVar[Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]] = staticmethod(
@@ -77,7 +80,7 @@ class LazyTensor(torch.Tensor):
         dtype, shape = (ir.dtype, ir.shape) if ir is not None else (data.dtype, data.shape)  # type: ignore[union-attr]
         self = torch.Tensor._make_wrapper_subclass(cls, shape, dtype=dtype, device=LAZY)
         uid = next(_ids)
-        self.__dict__.update(ir=ir, data_=data, _leaf=None, uid=uid)
+        self.__dict__.update(ir=ir, data_=data, _leaf=None, uid=uid, signature=(cls, shape, dtype))
         ref = _LiveRef(self, _on_destroy)
         ref.uid = uid
         _live[uid] = ref
