@@ -282,17 +282,22 @@ def signature_key(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> t
     )
 
 
+def cache_get(cache: dict[Any, Any], key: tuple[Any, ...]) -> tuple[Any, Any]:
+    """``(key, cache.get(key))``, or ``(None, None)`` when an argument in ``key`` is
+    unhashable (then the result is not cached either)."""
+    try:
+        return key, cache.get(key)
+    except TypeError:
+        return None, None
+
+
 def output_types(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> OutputTypes:
     """(container type or None, (dtype, shape) per output) of ``func`` on these arguments.
 
     Computed by running the op on the meta device, once per distinct signature (shapes,
     dtypes and non-tensor arguments); tracing the same op again is a dictionary lookup.
     """
-    key: tuple[Any, ...] | None = signature_key(func, args, kwargs)
-    try:
-        cached = _meta_cache.get(key)  # type: ignore[arg-type]
-    except TypeError:  # an unhashable argument: no caching
-        key, cached = None, None
+    key, cached = cache_get(_meta_cache, signature_key(func, args, kwargs))
     if cached is not None:
         return cached
     try:
@@ -373,11 +378,7 @@ def record(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     The :class:`Recipe` is cached per signature, so tracing the same op on the same
     kinds of arguments again costs a dictionary lookup plus building the node.
     """
-    key: tuple[Any, ...] | None = signature_key(func, args, kwargs)
-    try:
-        recipe = _recipes.get(key)  # type: ignore[arg-type]
-    except TypeError:  # an unhashable argument: no caching
-        key, recipe = None, None
+    key, recipe = cache_get(_recipes, signature_key(func, args, kwargs))
     if recipe is None:
         recipe = bind(func, args, kwargs)
         if key is not None and not recipe.advance_generator:
