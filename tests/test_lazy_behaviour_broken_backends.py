@@ -263,6 +263,17 @@ CATCHING: dict[str, tuple[str, list[str]]] = {
         DEVICE,
         _ids(DEVICE, "test_copy_between_device_tensors", "row_broadcast", "int_row_into_float"),
     ),
+    "broken_lazy_device_copies:fallback_keeps_device_argument": (
+        DEVICE,
+        _ids(
+            DEVICE,
+            "test_factory_naming_the_device_on_a_device_tensor",
+            "new_zeros",
+            "new_full",
+            "new_empty",
+            "rand_like",
+        ),
+    ),
     "broken_lazy_device_copies:factory_devices_not_retargeted": (
         EXTRACTION,
         _ids(EXTRACTION, "test_replay_matches_eager_on_fresh_inputs", "creates_on_cpu"),

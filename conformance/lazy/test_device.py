@@ -204,3 +204,32 @@ def test_copy_between_device_tensors(lazy_area: LazyArea, case: str) -> None:
     torch.testing.assert_close(before_step, expected)
     lazy_area.mark_step()
     torch.testing.assert_close(dst.cpu(), expected)
+
+
+@pytest.mark.parametrize(
+    "make",
+    ["new_zeros", "new_full", "new_empty", "rand_like"],
+)
+def test_factory_naming_the_device_on_a_device_tensor(lazy_area: LazyArea, make: str) -> None:
+    """A factory called on a device tensor with ``device=`` naming the device again
+    (``x.new_zeros(2, 3, device=...)``) gives a device tensor whose ``.cpu()`` is a
+    plain CPU tensor of the right shape and dtype (and values, where they are defined)."""
+    device = lazy_area.device
+    x = torch.ones(4, dtype=torch.float64).to(device)
+    calls = {
+        "new_zeros": lambda: x.new_zeros(2, 3, device=device),
+        "new_full": lambda: x.new_full((2, 3), 1.5, device=device),
+        "new_empty": lambda: x.new_empty(2, 3, device=device),
+        "rand_like": lambda: torch.rand_like(x, device=device),
+    }
+    out = calls[make]()
+    assert out.device.type == device
+    back = out.cpu()
+    assert type(back) is torch.Tensor
+    assert back.device.type == "cpu"
+    assert back.dtype == torch.float64
+    assert back.shape == ((4,) if make == "rand_like" else (2, 3))
+    if make == "new_zeros":
+        torch.testing.assert_close(back, torch.zeros(2, 3, dtype=torch.float64))
+    if make == "new_full":
+        torch.testing.assert_close(back, torch.full((2, 3), 1.5, dtype=torch.float64))

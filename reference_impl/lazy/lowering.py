@@ -136,11 +136,21 @@ def fallback(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     # Their IR stays (PyTorch reads fallback inputs without syncing them, see sync.compute).
     values = dict(zip(map(id, inputs), sync.compute(inputs), strict=True))
     to_cpu = lambda x: values[id(x)] if isinstance(x, LazyTensor) else x  # noqa: E731
+    # The op runs on CPU, so a device argument naming the lazy device names CPU instead:
+    # otherwise x.new_zeros(..., device="lazy") would build a lazy tensor here and
+    # upload it as if it were CPU data (a lazy tensor holding a lazy tensor).
+    if _names_lazy(kwargs.get("device")):
+        kwargs = {**kwargs, "device": torch.device("cpu")}
     out = func(*tree_map(to_cpu, args), **tree_map(to_cpu, kwargs))
     outputs = [x for x in tree_leaves(out) if isinstance(x, torch.Tensor)]
     # Each tensor crossing the device boundary is a _to_copy, in and out, as in PyTorch.
     metrics.increment("lazy::_to_copy", len(inputs) + len(outputs))
     return tree_map(lambda x: LazyTensor(data=x) if isinstance(x, torch.Tensor) else x, out)
+
+
+def _names_lazy(device: Any) -> bool:
+    """Whether a ``device`` argument (a string, ``torch.device`` or None) is the lazy device."""
+    return device is not None and torch.device(device).type == "lazy"
 
 
 @dataclass(frozen=True)

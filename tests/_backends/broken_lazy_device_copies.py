@@ -39,7 +39,19 @@ def _factory_devices_not_retargeted() -> None:
     extract._retarget_devices = lambda module: None  # type: ignore[assignment]
 
 
+def _fallback_keeps_device_argument() -> None:
+    """Bug: a CPU fallback keeps ``device="lazy"``, so ``x.new_zeros(..., device=...)``
+    builds a lazy tensor on the CPU side and uploads it as data (a lazy tensor in a lazy
+    tensor, whose ``.cpu()`` is not a CPU tensor)."""
+    from reference_impl.lazy import lowering
+
+    lowering._names_lazy = lambda device: False  # type: ignore[assignment]
+
+
 copy_skips_broadcast = BrokenBackend("copy-skips-broadcast", _copy_skips_broadcast)
 factory_devices_not_retargeted = BrokenBackend(
     "factory-devices-not-retargeted", _factory_devices_not_retargeted
+)
+fallback_keeps_device_argument = BrokenBackend(
+    "fallback-keeps-device-argument", _fallback_keeps_device_argument
 )
