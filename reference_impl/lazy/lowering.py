@@ -134,7 +134,10 @@ def fallback(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     # Like PyTorch, bring all inputs to CPU together: one graph, not one per input.
     inputs = [x for x in tree_leaves((args, kwargs)) if isinstance(x, LazyTensor)]
     # Their IR stays (PyTorch reads fallback inputs without syncing them, see sync.compute).
-    values = dict(zip(map(id, inputs), sync.compute(inputs), strict=True))
+    # As contiguous tensors, as PyTorch's lazy core hands them over: a value the executor
+    # computed as a view (expand_copy of a scalar has stride 0) would reach CPU kernels
+    # that read their input as dense memory (native_group_norm_backward then returns garbage).
+    values = {id(x): v.contiguous() for x, v in zip(inputs, sync.compute(inputs), strict=True)}
     to_cpu = lambda x: values[id(x)] if isinstance(x, LazyTensor) else x  # noqa: E731
     # The op runs on CPU, so a device argument naming the lazy device names CPU instead:
     # otherwise x.new_zeros(..., device="lazy") would build a lazy tensor here and
